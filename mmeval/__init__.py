@@ -1,0 +1,54 @@
+"""mmeval: adversarial robustness evaluation for vision-language models.
+
+The public API: write a spec, ``plan`` it (validation only), ``evaluate`` it; plugins implement
+hooks with ``hookimpl`` and build on :class:`Attack` and :class:`Params`.
+"""
+
+__version__ = "0.1.0"
+
+from .attacks.base import Attack, attack_mode, project, verify_output
+from .errors import (
+    DataError,
+    DuplicateComponentError,
+    IncompatibleComponentsError,
+    MissingDependencyError,
+    MmevalError,
+    PluginLoadError,
+    SpecError,
+    StoreError,
+    ThreatModelViolation,
+    UnknownComponentError,
+)
+from .hookspecs import hookimpl
+from .metrics import wilson
+from .planning import Plan, plan
+from .plugins import PluginHost, get_host
+from .protocols import InputSpec
+from .registry import Params
+from .report import recompute
+from .runner import RunResult, evaluate
+from .seeding import BatchRandom
+from .spec import ComponentRef, EvalSpec, ModelSpec, RunSettings, TaskSpec, load_spec
+from .types import AttackOutput, Batch, MetricValue, Outcome, Sample, SampleRecord, ThreatModel
+
+
+def create_model(name: str, **params: object) -> object:
+    """Build a registered model by name, e.g. ``create_model("mmeval/toy-vlm", seed=1)``."""
+    return get_host().registry.get("model", name).build(params)
+
+
+def list_components(kind: str) -> list[str]:
+    """Names registered for ``kind`` (model, attack, defense, objective, dataset, metric)."""
+    return [c.name for c in get_host().registry.components(kind)]  # type: ignore[arg-type]
+
+
+__all__ = [
+    "Attack", "AttackOutput", "Batch", "BatchRandom", "ComponentRef", "DataError",
+    "DuplicateComponentError", "EvalSpec", "IncompatibleComponentsError", "InputSpec",
+    "MetricValue", "MissingDependencyError", "MmevalError", "ModelSpec", "Outcome", "Params",
+    "Plan", "PluginHost", "PluginLoadError", "RunResult", "RunSettings", "Sample",
+    "SampleRecord", "SpecError", "StoreError", "TaskSpec", "ThreatModel", "ThreatModelViolation",
+    "UnknownComponentError", "__version__", "attack_mode", "create_model", "evaluate",
+    "get_host", "hookimpl", "list_components", "load_spec", "plan", "project", "recompute",
+    "verify_output", "wilson",
+]

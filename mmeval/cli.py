@@ -1,0 +1,120 @@
+"""The ``mmeval`` command. User errors print one line ``ErrorType: message`` and exit 2 (a traceback
+only with ``--debug``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from .errors import MmevalError
+from .registry import KINDS
+
+EXIT_USER_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mmeval", description="Adversarial robustness evaluation "
+                                "of vision-language models.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run an evaluation spec (resumes into an existing --out)")
+    run.add_argument("spec", help="spec.py (exporting SPEC), spec.py:NAME or spec.json")
+    run.add_argument("--out", help="run directory (default: the spec's output_dir)")
+    run.add_argument("--limit", type=int, help="evaluate at most N samples per task")
+    run.add_argument("--device", help="cpu, cuda, cuda:N or auto")
+    run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+    val = sub.add_parser("validate", help="check a spec and print its cells, without computing")
+    val.add_argument("spec")
+
+    lst = sub.add_parser("list", help="list registered components")
+    lst.add_argument("kind", nargs="?", choices=[f"{k}s" for k in KINDS])
+
+    sub.add_parser("plugins", help="list plugins with their distributions and versions")
+
+    rep = sub.add_parser("report", help="recompute results.json and report.md from a run's journal")
+    rep.add_argument("run_dir")
+    return p
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .runner import evaluate
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    if args.no_progress:
+        spec = spec.model_copy(update={"run": spec.run.model_copy(update={"progress": False})})
+    result = evaluate(spec, out=args.out, limit=args.limit, device=args.device)
+    print((result.run_dir / "report.md").read_text())
+    print(f"results: {result.run_dir / 'results.json'}")
+    failed = [c for c in result.cells if c["status"] != "done"]
+    if failed:
+        print(f"{len(failed)} cell(s) failed; see report.md", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .planning import plan
+    from .spec import load_spec
+
+    the_plan = plan(load_spec(args.spec))
+    print(f"spec '{the_plan.spec.name}' is valid: {len(the_plan.cells)} cell(s)")
+    for cell in the_plan.cells:
+        print(f"  {cell.id}  {cell.label}")
+    for w in the_plan.warnings:
+        print(f"warning: {w}")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .plugins import get_host
+
+    registry = get_host().registry
+    kinds = [args.kind[:-1]] if args.kind else list(KINDS)
+    for kind in kinds:
+        print(f"{kind}s:")
+        for comp in registry.components(kind):  # type: ignore[arg-type]
+            alias = f" (aliases: {', '.join(comp.aliases)})" if comp.aliases else ""
+            print(f"  {comp.name:<34} {comp.summary}  [{comp.origin}]{alias}")
+    return 0
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from .plugins import get_host
+
+    for info in get_host().plugins():
+        line = f"{info.name:<24} {info.distribution} {info.version}  {info.status}"
+        print(line + (f"  ({info.error})" if info.error else ""))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .plugins import get_host
+    from .report import recompute
+
+    results = recompute(args.run_dir, get_host())
+    print(f"recomputed {len(results['cells'])} cell(s) into {args.run_dir}/report.md")
+    return 0
+
+
+COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "list": _cmd_list,
+            "plugins": _cmd_plugins, "report": _cmd_report}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except MmevalError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted; completed batches are in the journal, re-run to resume",
+              file=sys.stderr)
+        return 130

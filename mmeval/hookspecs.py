@@ -1,0 +1,113 @@
+"""Every pluggy hook mmeval calls. Plugins implement them with ``@mmeval.hookimpl``.
+
+Registration hooks are called once per plugin when the registry is first needed, each with a
+:class:`~mmeval.registry.KindRegistry` whose ``add(name, target, params=..., aliases=...)`` records
+the plugin as the component's origin. Observer hooks are called by the runner, in the main process
+(rank 0 under torchrun), with a frozen event object; they must not raise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .registry import KindRegistry
+
+hookspec = pluggy.HookspecMarker("mmeval")
+hookimpl = pluggy.HookimplMarker("mmeval")
+
+
+@dataclass(frozen=True)
+class RunStartEvent:
+    run_dir: Path
+    spec: dict[str, Any]
+    cell_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BatchEndEvent:
+    run_dir: Path
+    cell_id: str
+    done: int
+    total: int
+    batch_size: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CellEndEvent:
+    run_dir: Path
+    cell_id: str
+    label: str
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class RunEndEvent:
+    run_dir: Path
+    results: dict[str, Any]
+
+
+@hookspec
+def mmeval_register_models(registry: KindRegistry) -> None:
+    """Register VLModel factories: ``target(params) -> VLModel``. Called when the registry is built."""
+
+
+@hookspec
+def mmeval_register_attacks(registry: KindRegistry) -> None:
+    """Register Attack classes: ``target(params)`` -> a callable attack. Called when the registry is built."""
+
+
+@hookspec
+def mmeval_register_defenses(registry: KindRegistry) -> None:
+    """Register Defense classes: ``target(params)`` -> a Defense. Called when the registry is built."""
+
+
+@hookspec
+def mmeval_register_objectives(registry: KindRegistry) -> None:
+    """Register Objective classes: ``target(params)`` -> a fresh Objective (one per cell)."""
+
+
+@hookspec
+def mmeval_register_datasets(registry: KindRegistry) -> None:
+    """Register Dataset factories: ``target(params) -> Dataset``. Called when the registry is built."""
+
+
+@hookspec
+def mmeval_register_metrics(registry: KindRegistry) -> None:
+    """Register Metric classes: ``target(params)`` -> a Metric computed from stored records."""
+
+
+@hookspec
+def mmeval_run_start(event: RunStartEvent) -> None:
+    """Called once before the first cell runs (also on resume), after the journal is opened."""
+
+
+@hookspec
+def mmeval_batch_end(event: BatchEndEvent) -> None:
+    """Called after each batch's records are committed to the journal."""
+
+
+@hookspec
+def mmeval_cell_end(event: CellEndEvent) -> None:
+    """Called when a cell completes or fails (``status`` is ``done`` or ``failed``)."""
+
+
+@hookspec
+def mmeval_run_end(event: RunEndEvent) -> None:
+    """Called once after results.json and report.md are written, with the results dict."""
+
+
+REGISTER_HOOKS: dict[str, str] = {
+    "model": "mmeval_register_models",
+    "attack": "mmeval_register_attacks",
+    "defense": "mmeval_register_defenses",
+    "objective": "mmeval_register_objectives",
+    "dataset": "mmeval_register_datasets",
+    "metric": "mmeval_register_metrics",
+}

@@ -1,0 +1,1 @@
+"""Built-in objectives: what an attacker wants and how a prediction is scored."""

@@ -1,0 +1,129 @@
+"""PluginHost: the built-ins plus every ``mmeval`` entry point, registered through the same hooks.
+
+``MMEVAL_DISABLE_PLUGINS=a,b`` skips plugins by entry-point or distribution name. A plugin that
+fails to import, or whose registration hook raises, is reported with its distribution and the
+others still load.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, Literal
+
+import pluggy
+
+from . import hookspecs
+from .errors import DuplicateComponentError, PluginLoadError
+from .registry import ComponentRegistry
+
+ENTRY_POINT_GROUP = "mmeval"
+DISABLE_ENV = "MMEVAL_DISABLE_PLUGINS"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    distribution: str
+    version: str
+    status: Literal["loaded", "disabled", "failed"]
+    error: str | None = None
+
+
+def _disabled() -> set[str]:
+    return {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+
+
+class PluginHost:
+    """Owns the pluggy manager and the component registry built from it."""
+
+    def __init__(self, *, load_entry_points: bool = True) -> None:
+        from . import __version__, builtins
+
+        self.pm = pluggy.PluginManager("mmeval")
+        self.pm.add_hookspecs(hookspecs)
+        self._infos: dict[str, PluginInfo] = {}
+        self._registry: ComponentRegistry | None = None
+        self.failures: list[PluginLoadError] = []
+        self.register(builtins, "mmeval", distribution="mmeval", version=__version__)
+        if load_entry_points:
+            self._load_entry_points()
+
+    def register(
+        self, plugin: Any, name: str, *, distribution: str | None = None, version: str = ""
+    ) -> None:
+        """Register a plugin object (module or instance with ``@hookimpl`` methods) under ``name``."""
+        self.pm.register(plugin, name=name)
+        self._infos[name] = PluginInfo(name, distribution or name, version, "loaded")
+        self._registry = None
+
+    def _load_entry_points(self) -> None:
+        disabled = _disabled()
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist else "?"
+            version = ep.dist.version if ep.dist else ""
+            if ep.name in disabled or dist in disabled:
+                self._infos[ep.name] = PluginInfo(ep.name, dist, version, "disabled")
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # any import failure of a third-party plugin
+                self._fail(ep.name, dist, version, f"failed to import: {type(exc).__name__}: {exc}")
+                continue
+            self.register(plugin, ep.name, distribution=dist, version=version)
+
+    def _fail(self, name: str, dist: str, version: str, why: str) -> None:
+        err = PluginLoadError(f"plugin '{name}' (distribution {dist} {version}) {why}")
+        self.failures.append(err)
+        self._infos[name] = PluginInfo(name, dist, version, "failed", str(err))
+        warnings.warn(str(err), RuntimeWarning, stacklevel=3)
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    @property
+    def registry(self) -> ComponentRegistry:
+        """The registry, built on first use by calling every plugin's registration hooks."""
+        if self._registry is None:
+            self._registry = self._build_registry()
+        return self._registry
+
+    def _build_registry(self) -> ComponentRegistry:
+        registry = ComponentRegistry()
+        broken: set[str] = set()
+        for kind, hook_name in hookspecs.REGISTER_HOOKS.items():
+            for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+                if impl.plugin_name in broken:
+                    continue
+                try:
+                    impl.function(registry=registry.view(kind, impl.plugin_name))
+                except DuplicateComponentError:
+                    raise
+                except Exception as exc:
+                    info = self._infos[impl.plugin_name]
+                    broken.add(impl.plugin_name)
+                    self._fail(info.name, info.distribution, info.version,
+                               f"raised in {hook_name}: {type(exc).__name__}: {exc}")
+        return registry
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every plugin seen, with its distribution, version and status (built-ins first)."""
+        self.registry  # noqa: B018 - registration failures show up in the statuses
+        return sorted(self._infos.values(), key=lambda i: (i.name != "mmeval", i.name))
+
+    def versions(self) -> dict[str, str]:
+        return {i.distribution: i.version for i in self.plugins() if i.status == "loaded"}
+
+
+_default: PluginHost | None = None
+
+
+def get_host() -> PluginHost:
+    """The process-wide host (built on first call)."""
+    global _default
+    if _default is None:
+        _default = PluginHost()
+    return _default

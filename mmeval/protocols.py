@@ -1,0 +1,117 @@
+"""The contracts components implement. Structural (``typing.Protocol``): a plugin need not inherit
+from mmeval classes, though :class:`mmeval.attacks.base.ImageAttack` does the bookkeeping for you."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Protocol, runtime_checkable
+
+import torch
+from pydantic import BaseModel
+
+from .types import AttackOutput, Batch, MetricValue, Outcome, Sample, SampleRecord, ThreatModel
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model's image side expects: the resolution attacks work at, the normalization the
+    model applies inside its forward, and the value bounds of its inputs."""
+
+    image_size: tuple[int, int]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    bounds: tuple[float, float] = (0.0, 1.0)
+
+
+@runtime_checkable
+class VLModel(Protocol):
+    """A CLIP-like dual encoder. Images are float ``[B, 3, H, W]`` in [0, 1], NOT normalized: the
+    model resizes and normalizes inside its differentiable forward. Embeddings are L2-normalized."""
+
+    input_spec: InputSpec
+    capabilities: frozenset[str]
+    training: bool
+
+    @property
+    def logit_scale(self) -> float: ...
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor: ...
+
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor: ...
+
+    def eval(self) -> VLModel: ...
+
+    def train(self, mode: bool = True) -> VLModel: ...
+
+    def parameters(self) -> Iterator[torch.nn.Parameter]: ...
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """An indexable dataset with stable sample ids (resume and sharding rely on them)."""
+
+    class_names: Sequence[str] | None
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Sample: ...
+
+
+@runtime_checkable
+class Objective(Protocol):
+    """What the attacker wants. ``prepare`` runs once per cell (cache class-prompt embeddings there);
+    ``loss`` is per sample and the attacker maximizes it; ``evaluate`` scores clean/adv inputs."""
+
+    kind: ClassVar[str]
+
+    def prepare(self, model: VLModel, dataset: Dataset) -> None: ...
+
+    def loss(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor: ...
+
+    def evaluate(self, model: VLModel, images: torch.Tensor, batch: Batch) -> Outcome: ...
+
+    def is_success(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor: ...
+
+
+class BatchRandomLike(Protocol):
+    def rand(self, *shape: int) -> torch.Tensor: ...
+
+    def randn(self, *shape: int) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Attack(Protocol):
+    """A stateless callable with validated ``params`` and a declared ``threat_model``."""
+
+    Params: ClassVar[type[BaseModel]]
+    params: BaseModel
+
+    @property
+    def threat_model(self) -> ThreatModel: ...
+
+    def __call__(
+        self, model: VLModel, batch: Batch, objective: Objective, rng: BatchRandomLike
+    ) -> AttackOutput: ...
+
+
+@runtime_checkable
+class Defense(Protocol):
+    """Something that makes a model more robust. ``weights`` defenses return a fine-tuned model,
+    ``preprocess`` ones wrap the forward, ``detector`` ones add abstention."""
+
+    kind: ClassVar[Literal["weights", "preprocess", "detector"]]
+    stochastic: ClassVar[bool]
+    differentiable: ClassVar[bool]
+
+    def apply(self, model: VLModel) -> VLModel: ...
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """Computed from stored records, never inside the attack loop. ``scope`` is ``cell`` (records of
+    one cell) or ``group`` (records of every attack cell of one model x defense x task)."""
+
+    scope: ClassVar[Literal["cell", "group"]]
+
+    def compute(self, records: Sequence[SampleRecord]) -> MetricValue: ...

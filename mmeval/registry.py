@@ -1,0 +1,192 @@
+"""Component registry: name -> lazy ``"module:attr"`` target + pydantic ``Params`` model.
+
+Targets are imported only when a spec asks for them, so listing components stays cheap and a
+component whose heavy dependency is missing does not break the others.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import DuplicateComponentError, MissingDependencyError, SpecError, UnknownComponentError
+
+Kind = Literal["model", "attack", "defense", "objective", "dataset", "metric"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+
+
+class Params(BaseModel):
+    """Base for component params: unknown fields are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoParams(Params):
+    """For components without parameters."""
+
+
+@dataclass
+class Component:
+    """One registered component. ``target`` is an object or a lazy ``"module:attr"`` string."""
+
+    kind: Kind
+    name: str
+    target: Any
+    origin: str
+    params: type[BaseModel] | str | None = None
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    _loaded: Any = field(default=None, repr=False)
+
+    def load(self) -> Any:
+        """Import (once) and return the target."""
+        if self._loaded is None:
+            self._loaded = _import(self.target, f"{self.kind} '{self.name}' from {self.origin}")
+        return self._loaded
+
+    def params_model(self) -> type[BaseModel]:
+        if self.params is not None:
+            return _import(self.params, f"params of {self.kind} '{self.name}'")
+        return getattr(self.load(), "Params", NoParams)
+
+    def validate_params(self, raw: dict[str, Any] | BaseModel, path: str) -> BaseModel:
+        """Validate ``raw`` against the Params model; errors carry ``path`` (e.g. ``attacks[1].params``)."""
+        model = self.params_model()
+        if isinstance(raw, model):
+            return raw
+        if isinstance(raw, BaseModel):
+            raw = raw.model_dump()
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            raise spec_error_from(exc, path) from None
+
+    def build(self, params: BaseModel | dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """Instantiate the target with validated params."""
+        p = self.validate_params(params or {}, f"{self.kind} '{self.name}' params")
+        return self.load()(p, **kwargs)
+
+    @property
+    def summary(self) -> str:
+        if self.description:
+            return self.description
+        doc = getattr(self._loaded, "__doc__", None) if self._loaded is not None else None
+        return (doc or "").strip().split("\n")[0]
+
+
+def _import(target: Any, what: str) -> Any:
+    if not isinstance(target, str):
+        return target
+    module_name, _, attr = target.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{what} needs '{module_name}', which failed to import ({exc}); install the missing "
+            f"package or disable the plugin with MMEVAL_DISABLE_PLUGINS"
+        ) from exc
+    for part in filter(None, attr.split(".")):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise MissingDependencyError(f"{what}: '{target}' has no attribute '{part}'") from None
+    return obj
+
+
+def format_path(loc: Sequence[str | int]) -> str:
+    """``("attacks", 1, "params", "eps")`` -> ``attacks[1].params.eps``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def spec_error_from(exc: ValidationError, prefix: str = "") -> SpecError:
+    """Turn a pydantic error into a SpecError whose path is the first failing field."""
+    err = exc.errors()[0]
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    path = format_path(loc)
+    if prefix:
+        path = f"{prefix}.{path}" if path else prefix
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field; remove it or check the spelling (see `mmeval list` / docs)"
+    elif "input" in err and err["type"] != "missing":
+        msg = f"{msg} (got {err['input']!r})"
+    more = len(exc.errors()) - 1
+    return SpecError(msg + (f" [+{more} more error(s)]" if more else ""), path or None)
+
+
+class KindRegistry:
+    """The view of the registry a ``mmeval_register_<kind>s`` hook receives."""
+
+    def __init__(self, registry: ComponentRegistry, kind: Kind, origin: str) -> None:
+        self._registry, self.kind, self.origin = registry, kind, origin
+
+    def add(
+        self,
+        name: str,
+        target: Any,
+        *,
+        params: type[BaseModel] | str | None = None,
+        aliases: Sequence[str] = (),
+        description: str = "",
+    ) -> None:
+        """Register ``name`` -> ``target`` (an object or ``"module:attr"``). ``params`` defaults to
+        the target's ``Params`` attribute, looked up lazily."""
+        self._registry.add(
+            Component(self.kind, name, target, self.origin, params, tuple(aliases), description)
+        )
+
+
+class ComponentRegistry:
+    """All components of all plugins, by kind and name (aliases resolve to the same component)."""
+
+    def __init__(self) -> None:
+        self._by_kind: dict[str, dict[str, Component]] = {k: {} for k in KINDS}
+        self._names: dict[str, dict[str, Component]] = {k: {} for k in KINDS}
+
+    def add(self, comp: Component) -> None:
+        names = self._names[comp.kind]
+        for n in (comp.name, *comp.aliases):
+            if n in names:
+                other = names[n]
+                raise DuplicateComponentError(
+                    f"{comp.kind} name '{n}' is registered twice: by '{other.origin}' "
+                    f"(as '{other.name}') and by '{comp.origin}' (as '{comp.name}'); "
+                    f"disable one plugin with MMEVAL_DISABLE_PLUGINS"
+                )
+        self._by_kind[comp.kind][comp.name] = comp
+        for n in (comp.name, *comp.aliases):
+            names[n] = comp
+
+    def view(self, kind: Kind, origin: str) -> KindRegistry:
+        return KindRegistry(self, kind, origin)
+
+    def get(self, kind: Kind, name: str, path: str | None = None) -> Component:
+        try:
+            return self._names[kind][name]
+        except KeyError:
+            pass
+        close = difflib.get_close_matches(name, list(self._names[kind]), n=3, cutoff=0.5)
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        raise UnknownComponentError(
+            f"unknown {kind} '{name}'; {hint}see `mmeval list {kind}s` for what is available", path
+        )
+
+    def components(self, kind: Kind) -> list[Component]:
+        return sorted(self._by_kind[kind].values(), key=lambda c: c.name)
+
+    def __iter__(self) -> Iterator[Component]:
+        for kind in KINDS:
+            yield from self.components(kind)
+
+    def __contains__(self, key: tuple[Kind, str]) -> bool:
+        kind, name = key
+        return name in self._names[kind]
+

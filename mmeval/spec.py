@@ -1,0 +1,162 @@
+"""The declarative evaluation spec (pydantic, unknown fields rejected) and ``load_spec``.
+
+A spec is a Python file exporting ``SPEC`` (an :class:`EvalSpec` or a dict) or a JSON file. Every
+component is referenced by registry name plus a ``params`` dict; a bare string is shorthand for
+``{"name": ...}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import SpecError
+from .registry import spec_error_from
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ComponentRef(_Strict):
+    """A registered component by ``name`` with its ``params``; ``label`` names it in reports."""
+
+    name: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+
+class ModelSpec(ComponentRef):
+    """A model, evaluated undefended (unless ``include_undefended`` is False) and with each defense."""
+
+    defenses: list[ComponentRef] = Field(default_factory=list)
+    include_undefended: bool = True
+
+
+class TaskSpec(_Strict):
+    """A dataset scored by an objective; ``limit`` keeps the first N samples."""
+
+    dataset: ComponentRef
+    objective: ComponentRef = Field(default_factory=lambda: ComponentRef(name="zero-shot"))
+    limit: int | None = Field(default=None, ge=1)
+    label: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: Any) -> Any:
+        return {"dataset": data} if isinstance(data, str) else data
+
+
+class RunSettings(_Strict):
+    """How to run: device (``cpu``, ``cuda``, ``cuda:1``, ``auto``), batch size, seed, precision."""
+
+    device: str = "cpu"
+    batch_size: int = Field(default=32, ge=1)
+    seed: int = Field(default=0, ge=0)
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    fail_fast: bool = False
+    progress: bool = True
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if v == "auto":
+            return v
+        try:
+            torch.device(v)
+        except (RuntimeError, ValueError):
+            raise ValueError("not a torch device; use cpu, cuda, cuda:N or auto") from None
+        return v
+
+
+DEFAULT_METRICS = ["clean-accuracy", "robust-accuracy", "attack-success-rate",
+                   "worst-case-robust-accuracy"]
+
+
+class EvalSpec(_Strict):
+    """A full evaluation: the grid models x defenses x tasks x attacks, the metrics, run settings."""
+
+    name: str = Field(default="eval", pattern=r"^[A-Za-z0-9_.-]+$")
+    models: list[ModelSpec] = Field(min_length=1)
+    tasks: list[TaskSpec] = Field(min_length=1)
+    attacks: list[ComponentRef] = Field(min_length=1)
+    metrics: list[ComponentRef] = Field(
+        default_factory=lambda: [ComponentRef(name=m) for m in DEFAULT_METRICS]
+    )
+    run: RunSettings = Field(default_factory=RunSettings)
+    output_dir: str | None = None
+
+    def resolved_output_dir(self) -> Path:
+        return Path(self.output_dir or Path("runs") / self.name)
+
+    def canonical(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def spec_hash(self) -> str:
+        return stable_hash(self.canonical())
+
+
+def stable_hash(obj: Any, n: int = 16) -> str:
+    """Hex digest of ``obj``'s canonical JSON (sorted keys), first ``n`` characters."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:n]
+
+
+def validate_spec(data: EvalSpec | dict[str, Any]) -> EvalSpec:
+    if isinstance(data, EvalSpec):
+        return data
+    if not isinstance(data, dict):
+        raise SpecError(f"a spec must be an EvalSpec or a dict, got {type(data).__name__}")
+    try:
+        return EvalSpec.model_validate(data)
+    except ValidationError as exc:
+        raise spec_error_from(exc) from None
+
+
+def load_spec(source: str | Path) -> EvalSpec:
+    """Load ``file.py`` (its ``SPEC``), ``file.py:NAME`` or ``file.json`` into a validated EvalSpec."""
+    text = str(source)
+    attr = "SPEC"
+    if ":" in Path(text).name:
+        text, attr = text.rsplit(":", 1)
+    path = Path(text)
+    if not path.is_file():
+        raise SpecError(f"spec file '{path}' not found; pass a .py exporting SPEC or a .json file")
+    if path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SpecError(f"'{path}' is not valid JSON: {exc}") from None
+        return validate_spec(data)
+    if path.suffix != ".py":
+        raise SpecError(f"spec file '{path}' must end in .py or .json")
+    module_name = f"_mmeval_spec_{stable_hash(str(path.resolve()), 8)}"
+    mod_spec = importlib.util.spec_from_file_location(module_name, path)
+    assert mod_spec is not None and mod_spec.loader is not None
+    module = importlib.util.module_from_spec(mod_spec)
+    sys.modules[module_name] = module
+    try:
+        mod_spec.loader.exec_module(module)
+    except ValidationError as exc:
+        raise spec_error_from(exc) from None
+    except SpecError:
+        raise
+    except Exception as exc:
+        raise SpecError(f"running '{path}' raised {type(exc).__name__}: {exc}") from exc
+    finally:
+        sys.modules.pop(module_name, None)
+    if not hasattr(module, attr):
+        raise SpecError(f"'{path}' defines no '{attr}'; export the spec as {attr} = EvalSpec(...)")
+    return validate_spec(getattr(module, attr))

@@ -1,0 +1,134 @@
+"""The per-sample journal: one SQLite file per run directory (WAL mode), one transaction per batch.
+
+A (cell, sample) pair is the primary key of ``records``: resuming skips what is there, and a
+duplicate would raise rather than be counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import StoreError
+from .types import SampleRecord
+
+JOURNAL = "journal.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cells (
+    cell_id TEXT PRIMARY KEY, grp TEXT NOT NULL, label TEXT NOT NULL,
+    model TEXT NOT NULL, defense TEXT NOT NULL, task TEXT NOT NULL, attack TEXT NOT NULL,
+    definition TEXT NOT NULL, total INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', error TEXT, updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    cell_id TEXT NOT NULL, sample_id TEXT NOT NULL, label INTEGER,
+    clean_pred INTEGER, adv_pred INTEGER, clean_correct INTEGER NOT NULL,
+    adv_correct INTEGER NOT NULL, linf REAL NOT NULL, l2 REAL NOT NULL, extra TEXT NOT NULL,
+    PRIMARY KEY (cell_id, sample_id)
+) WITHOUT ROWID;
+"""
+
+
+def prepare_run_dir(run_dir: Path) -> None:
+    """Create ``run_dir`` and prove it is writable, before any compute."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise StoreError(f"output directory '{run_dir}' is not writable ({exc.strerror}); "
+                         "choose another with --out") from None
+
+
+class Store:
+    """Open (or create) the journal of ``run_dir``."""
+
+    def __init__(self, run_dir: Path, *, create: bool = True) -> None:
+        self.path = Path(run_dir) / JOURNAL
+        if not create and not self.path.is_file():
+            raise StoreError(f"'{run_dir}' holds no {JOURNAL}; pass the directory a run wrote")
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30)
+            if create:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.executescript(_SCHEMA)
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("SELECT count(*) FROM records").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot use journal '{self.path}': {exc}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- metadata -------------------------------------------------------------------------------
+    def set_meta(self, **items: Any) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                [(k, json.dumps(v, sort_keys=True)) for k, v in items.items()])
+
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+
+    # -- cells ----------------------------------------------------------------------------------
+    def register_cell(self, cell_id: str, *, group: str, label: str, model: str, defense: str,
+                      task: str, attack: str, definition: dict[str, Any], total: int) -> None:
+        """Insert the cell, or refresh its labels and sample count (a new limit) if it exists; a
+        finished cell whose new total exceeds its records becomes pending again."""
+        with self.db:
+            self.db.execute(
+                """INSERT INTO cells (cell_id, grp, label, model, defense, task, attack,
+                                      definition, total, updated)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(cell_id) DO UPDATE SET label=excluded.label, model=excluded.model,
+                       defense=excluded.defense, task=excluded.task, attack=excluded.attack,
+                       total=excluded.total""",
+                (cell_id, group, label, model, defense, task, attack,
+                 json.dumps(definition, sort_keys=True), total, time.time()))
+
+    def set_status(self, cell_id: str, status: str, error: str | None = None) -> None:
+        with self.db:
+            self.db.execute("UPDATE cells SET status=?, error=?, updated=? WHERE cell_id=?",
+                            (status, error, time.time(), cell_id))
+
+    def cells(self, cell_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        cur = self.db.execute("SELECT * FROM cells")
+        cols = [c[0] for c in cur.description]
+        rows = {r[0]: dict(zip(cols, r, strict=True)) for r in cur}
+        for row in rows.values():
+            row["definition"] = json.loads(row["definition"])
+        order = cell_ids if cell_ids is not None else sorted(rows)
+        return [rows[c] for c in order if c in rows]
+
+    # -- records --------------------------------------------------------------------------------
+    def completed(self, cell_id: str) -> set[str]:
+        return {r[0] for r in self.db.execute(
+            "SELECT sample_id FROM records WHERE cell_id=?", (cell_id,))}
+
+    def append(self, records: Iterable[SampleRecord]) -> None:
+        """Append one batch of records in a single transaction (all or nothing)."""
+        rows = [(r.cell_id, r.sample_id, r.label, r.clean_pred, r.adv_pred, int(r.clean_correct),
+                 int(r.adv_correct), r.linf, r.l2, json.dumps(dict(r.extra), sort_keys=True))
+                for r in records]
+        with self.db:
+            self.db.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def records(self, cell_id: str) -> list[SampleRecord]:
+        cur = self.db.execute(
+            "SELECT cell_id, sample_id, label, clean_pred, adv_pred, clean_correct, adv_correct,"
+            " linf, l2, extra FROM records WHERE cell_id=? ORDER BY sample_id", (cell_id,))
+        return [SampleRecord(c, s, lab, cp, ap, bool(cc), bool(ac), li, l2, json.loads(ex))
+                for c, s, lab, cp, ap, cc, ac, li, l2, ex in cur]

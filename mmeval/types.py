@@ -1,0 +1,117 @@
+"""Plain data carried between components: batches, threat models, attack outputs, records, metric values."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+Modality = Literal["none", "image", "text", "image+text"]
+Norm = Literal["linf", "l2"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One dataset item. ``image`` is a float ``[3, H, W]`` tensor in [0, 1]."""
+
+    sample_id: str
+    image: torch.Tensor
+    label: int | None = None
+    texts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch of samples. ``images`` is ``[B, 3, H, W]`` in [0, 1]; ``labels`` is ``[B]`` long or None;
+    ``texts[i]`` holds the captions of sample ``i``."""
+
+    sample_ids: tuple[str, ...]
+    images: torch.Tensor
+    labels: torch.Tensor | None = None
+    texts: tuple[tuple[str, ...], ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    @classmethod
+    def collate(cls, samples: Sequence[Sample]) -> Batch:
+        labels = [s.label for s in samples]
+        return cls(
+            sample_ids=tuple(s.sample_id for s in samples),
+            images=torch.stack([s.image for s in samples]),
+            labels=None if any(lab is None for lab in labels) else torch.tensor(labels),
+            texts=tuple(s.texts for s in samples),
+        )
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(
+            self.sample_ids,
+            self.images.to(device),
+            None if self.labels is None else self.labels.to(device),
+            self.texts,
+        )
+
+
+@dataclass(frozen=True)
+class ThreatModel:
+    """What an attack may change: ``modality``, and for images an Lp ``norm`` ball of radius ``eps``
+    in [0, 1] pixel space; for texts at most ``max_words`` changed words per text."""
+
+    modality: Modality
+    norm: Norm | None = None
+    eps: float | None = None
+    max_words: int | None = None
+
+
+@dataclass(frozen=True)
+class AttackOutput:
+    """What an attack returns. ``images`` (``[B, 3, H, W]``) or ``texts`` may be None when that
+    modality is untouched; ``info`` holds per-sample extras (lists of length B) that go into records."""
+
+    images: torch.Tensor | None = None
+    texts: tuple[tuple[str, ...], ...] | None = None
+    info: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An objective's verdict on a batch: predicted index and whether it is correct, both ``[B]``."""
+
+    pred: torch.Tensor
+    correct: torch.Tensor
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One (cell, sample) result, as journaled. ``linf``/``l2`` are the image perturbation norms."""
+
+    cell_id: str
+    sample_id: str
+    label: int | None
+    clean_pred: int | None
+    adv_pred: int | None
+    clean_correct: bool
+    adv_correct: bool
+    linf: float = 0.0
+    l2: float = 0.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """A metric with its 95% interval ``[low, high]`` over ``n`` samples (NaN value when n = 0)."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        def clean(v: float) -> float | None:
+            return None if math.isnan(v) else v
+
+        return {"value": clean(self.value), "low": clean(self.low), "high": clean(self.high),
+                "n": self.n}
