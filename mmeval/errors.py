@@ -9,7 +9,7 @@ class MmevalError(Exception):
 
 
 class SpecError(MmevalError, ValueError):
-    """A spec (or a component's params) is malformed. ``path`` is the field, e.g. ``attacks[1].params.eps``."""
+    """A spec (or a component's params) is malformed; ``path`` is the field (``attacks[1].params.eps``)."""
 
     def __init__(self, message: str, path: str | None = None) -> None:
         self.path = path

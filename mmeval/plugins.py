@@ -95,7 +95,7 @@ class PluginHost:
         registry = ComponentRegistry()
         broken: set[str] = set()
         for kind, hook_name in hookspecs.REGISTER_HOOKS.items():
-            for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 if impl.plugin_name in broken:
                     continue
                 try:

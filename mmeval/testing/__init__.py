@@ -1,0 +1,19 @@
+"""Test helpers for mmeval and its plugins: the deterministic toy model and data, and small specs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def toy_spec(**overrides: Any) -> dict[str, Any]:
+    """A small valid spec on the toy model (40 samples, clean + PGD-5 at 4/255) as a dict;
+    ``overrides`` replace top-level fields."""
+    spec: dict[str, Any] = {
+        "name": "toy",
+        "models": [{"name": "mmeval/toy-vlm"}],
+        "tasks": [{"dataset": {"name": "mmeval/toy", "params": {"n": 40}}}],
+        "attacks": ["clean", {"name": "mmeval/pgd", "params": {"eps": 4 / 255, "steps": 5}}],
+        "run": {"batch_size": 16, "progress": False},
+    }
+    spec.update(overrides)
+    return spec
