@@ -6,6 +6,10 @@ hooks with ``hookimpl`` and build on :class:`Attack` and :class:`Params`.
 
 __version__ = "0.1.0"
 
+from .compat import ensure_torchvision_importable
+
+ensure_torchvision_importable()
+
 from .attacks.base import Attack, attack_mode, project, verify_output
 from .errors import (
     DataError,

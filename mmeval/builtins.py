@@ -10,12 +10,30 @@ from .registry import KindRegistry
 def mmeval_register_models(registry: KindRegistry) -> None:
     registry.add("mmeval/toy-vlm", "mmeval.testing.toy:ToyVLM", aliases=["toy-vlm"],
                  description="Deterministic toy CLIP-like model for tests and demos")
+    registry.add("openclip/*", "mmeval.models.open_clip:OpenCLIPModel",
+                 description="Any open_clip architecture, e.g. openclip/ViT-B-32 (pretrained= tag or path)")
+    registry.add("hf/clip", "mmeval.models.hf_clip:HFCLIP",
+                 description="transformers CLIPModel from a model id or local directory")
+    registry.add("hf/siglip", "mmeval.models.hf_clip:HFSigLIP",
+                 description="transformers SiglipModel from a model id or local directory")
+    registry.add("zoo/tiny-clip-shapes", "mmeval.zoo.tiny_clip:TinyCLIP",
+                 description="Tiny open_clip CLIP trained offline on shapes (built on first use)")
 
 
 @hookimpl
 def mmeval_register_datasets(registry: KindRegistry) -> None:
     registry.add("mmeval/toy", "mmeval.testing.toy:ToyDataset", aliases=["toy"],
                  description="Noisy class prototypes the toy VLM recognises")
+    registry.add("shapes", "mmeval.data.shapes:ShapesDataset", aliases=["mmeval/shapes"],
+                 description="Procedural shapes with captions (deterministic from a seed)")
+    registry.add("cifar10", "mmeval.data.cifar:Cifar10",
+                 description="CIFAR-10 from the python batch files in a local root")
+    registry.add("cifar100", "mmeval.data.cifar:Cifar100",
+                 description="CIFAR-100 (fine labels) from the python files in a local root")
+    registry.add("image-folder", "mmeval.data.image_folder:ImageFolder",
+                 description="root/<class>/<image> folders")
+    registry.add("retrieval-json", "mmeval.data.retrieval_json:RetrievalJson",
+                 description="Karpathy-style retrieval annotation JSON (Flickr30k / COCO) + image root")
 
 
 @hookimpl
@@ -23,6 +41,9 @@ def mmeval_register_objectives(registry: KindRegistry) -> None:
     registry.add("zero-shot", "mmeval.objectives.zero_shot:ZeroShotClassification",
                  aliases=["mmeval/zero-shot-classification"],
                  description="Zero-shot classification: CE over cached class-prompt embeddings")
+    registry.add("retrieval", "mmeval.objectives.retrieval:Retrieval",
+                 aliases=["mmeval/retrieval"],
+                 description="Image-text retrieval over the task's caption gallery (TR/IR@K)")
 
 
 @hookimpl
@@ -40,5 +61,10 @@ def mmeval_register_metrics(registry: KindRegistry) -> None:
         ("robust-accuracy", "RobustAccuracy"),
         ("attack-success-rate", "AttackSuccessRate"),
         ("worst-case-robust-accuracy", "WorstCaseRobustAccuracy"),
+        ("tr@1", "TR1"), ("tr@5", "TR5"), ("tr@10", "TR10"),
+        ("ir@1", "IR1"), ("ir@5", "IR5"), ("ir@10", "IR10"),
+        ("recall@k", "RecallAtK"),
+        ("asr-absolute", "ASRAbsolute"),
+        ("asr-relative", "ASRRelative"),
     ]:
         registry.add(name, f"mmeval.metrics:{attr}")

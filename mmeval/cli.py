@@ -8,7 +8,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from .errors import MmevalError
+from .errors import MmevalError, SpecError
 from .registry import KINDS
 
 EXIT_USER_ERROR = 2
@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="recompute results.json and report.md from a run's journal")
     rep.add_argument("run_dir")
+
+    zoo = sub.add_parser("zoo", help="the offline zoo of tiny models trained on shapes")
+    zoo_sub = zoo.add_subparsers(dest="zoo_command", required=True)
+    build = zoo_sub.add_parser("build", help="build (train) zoo models ahead of time")
+    build.add_argument("names", nargs="*", help="default: all")
+    build.add_argument("--seed", type=int, default=0)
+    zoo_sub.add_parser("list", help="show the zoo and what is cached")
     return p
 
 
@@ -101,8 +108,26 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_zoo(args: argparse.Namespace) -> int:
+    from . import zoo
+
+    if args.zoo_command == "build":
+        for name in args.names or list(zoo.ENTRIES):
+            if name not in zoo.ENTRIES:
+                raise SpecError(f"no zoo model '{name}'; choose from {sorted(zoo.ENTRIES)}", "names")
+            print(f"{name}: {zoo.ensure(name, seed=args.seed)}")
+        return 0
+    built = {(c["name"], c["seed"]): c for c in zoo.cached()}
+    print(f"cache: {zoo.cache_dir()}")
+    for entry in zoo.ENTRIES.values():
+        seeds = sorted(s for n, s in built if n == entry.name)
+        state = f"built (seeds {seeds})" if seeds else "not built"
+        print(f"  zoo/{entry.name:<20} {state:<22} {entry.description}")
+    return 0
+
+
 COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "list": _cmd_list,
-            "plugins": _cmd_plugins, "report": _cmd_report}
+            "plugins": _cmd_plugins, "report": _cmd_report, "zoo": _cmd_zoo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,6 +32,10 @@ class MissingDependencyError(MmevalError, ImportError):
     """An optional third-party package a component needs is not installed."""
 
 
+class ModelLoadError(MmevalError):
+    """A model or its checkpoint cannot be loaded (missing file, unknown tag, weights not cached)."""
+
+
 class PluginLoadError(MmevalError):
     """A plugin distribution failed to import or to register its components."""
 

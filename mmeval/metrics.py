@@ -8,9 +8,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel
+import torch
+from pydantic import BaseModel, Field
 
-from .registry import NoParams
+from .registry import NoParams, Params
 from .types import MetricValue, SampleRecord
 
 Z95 = 1.959963984540054
@@ -30,6 +31,8 @@ def wilson(successes: int, n: int, z: float = Z95) -> MetricValue:
 class _Metric:
     Params: ClassVar[type[BaseModel]] = NoParams
     scope: ClassVar[Literal["cell", "group"]] = "cell"
+    #: objective kinds whose records the metric understands (None: any)
+    objectives: ClassVar[tuple[str, ...] | None] = ("classification",)
 
     def __init__(self, params: BaseModel | None = None) -> None:
         self.params = params or NoParams()
@@ -70,3 +73,98 @@ class WorstCaseRobustAccuracy(_Metric):
         n_cells = len({r.cell_id for r in records})
         complete = [v for v in by_sample.values() if len(v) == n_cells]
         return wilson(sum(all(v) for v in complete), len(complete))
+
+
+# -- retrieval (ALBEF-style: TR@K uses the best-ranked ground-truth caption) -----------------------
+
+Direction = Literal["tr", "ir"]
+
+
+def retrieval_hits(records: Sequence[SampleRecord], which: Literal["clean", "adv"], direction: Direction,
+                   k: int) -> list[bool]:
+    """Per-query hits at ``k`` over the gallery rebuilt from the records' embeddings: one query per
+    image for ``tr`` (image->text), one per caption for ``ir`` (text->image)."""
+    if not records:
+        return []
+    images = torch.stack([r.arrays[f"{which}_image"] for r in records])
+    texts = [r.arrays[f"{which}_text"] for r in records]
+    owner = torch.cat([torch.full((len(t),), i) for i, t in enumerate(texts)])
+    sims = images @ torch.cat(texts).T  # [N images, T captions]
+    if direction == "tr":
+        best_gt = sims.masked_fill(owner[None, :] != torch.arange(len(records))[:, None],
+                                   float("-inf")).amax(dim=1)
+        ranks = (sims > best_gt[:, None]).sum(dim=1)
+    else:
+        gt = sims[owner, torch.arange(len(owner))]
+        ranks = (sims > gt[None, :]).sum(dim=0)
+    return (ranks < k).tolist()
+
+
+class RetrievalParams(Params):
+    direction: Direction = "tr"
+    k: int = Field(default=1, ge=1)
+
+
+class _RetrievalMetric(_Metric):
+    objectives: ClassVar[tuple[str, ...] | None] = ("retrieval",)
+    Params: ClassVar[type[BaseModel]] = RetrievalParams
+    params: RetrievalParams
+
+    def __init__(self, params: BaseModel | None = None) -> None:
+        super().__init__(params or self.Params())
+
+
+class RecallAtK(_RetrievalMetric):
+    """Recall at K after the attack: TR@K (image->text, an image is found if its best-ranked
+    ground-truth caption is within K) or IR@K (text->image), over the task's full gallery."""
+
+    def compute(self, records: Sequence[SampleRecord]) -> MetricValue:
+        hits = retrieval_hits(records, "adv", self.params.direction, self.params.k)
+        return wilson(sum(hits), len(hits))
+
+
+def _recall(direction: Direction, k: int) -> type[RecallAtK]:
+    class Fixed(RecallAtK):
+        Params: ClassVar[type[BaseModel]] = NoParams
+
+        def __init__(self, params: BaseModel | None = None) -> None:
+            _Metric.__init__(self, params)
+            self.params = RetrievalParams(direction=direction, k=k)  # type: ignore[assignment]
+
+    Fixed.__name__ = Fixed.__qualname__ = f"{direction.upper()}{k}"
+    Fixed.__doc__ = f"{direction.upper()}@{k} after the attack over the full gallery (" + (
+        "image->text, best-ranked ground-truth caption)." if direction == "tr" else "text->image).")
+    return Fixed
+
+
+TR1, TR5, TR10 = (_recall("tr", k) for k in (1, 5, 10))
+IR1, IR5, IR10 = (_recall("ir", k) for k in (1, 5, 10))
+
+
+class ASRAbsolute(_RetrievalMetric):
+    """Co-Attack's ASR: clean R@K minus adversarial R@K (an absolute drop), with a 95% percentile
+    bootstrap interval over queries (1000 resamples, fixed seed)."""
+
+    def compute(self, records: Sequence[SampleRecord]) -> MetricValue:
+        p = self.params
+        clean = torch.tensor(retrieval_hits(records, "clean", p.direction, p.k), dtype=torch.float64)
+        adv = torch.tensor(retrieval_hits(records, "adv", p.direction, p.k), dtype=torch.float64)
+        n = len(clean)
+        if n == 0:
+            return MetricValue(math.nan, 0.0, 1.0, 0)
+        diff = clean - adv
+        g = torch.Generator().manual_seed(0)
+        boots = diff[torch.randint(0, n, (1000, n), generator=g)].mean(dim=1)
+        low, high = torch.quantile(boots, torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
+        return MetricValue(float(diff.mean()), low, high, n)
+
+
+class ASRRelative(_RetrievalMetric):
+    """SGA's ASR: among queries correct at R@K before the attack, the share incorrect after it."""
+
+    def compute(self, records: Sequence[SampleRecord]) -> MetricValue:
+        p = self.params
+        clean = retrieval_hits(records, "clean", p.direction, p.k)
+        adv = retrieval_hits(records, "adv", p.direction, p.k)
+        before = [a for c, a in zip(clean, adv, strict=True) if c]
+        return wilson(sum(not a for a in before), len(before))

@@ -32,7 +32,7 @@ class Resolved:
         return {"name": self.name, "params": self.params.model_dump(mode="json")}
 
     def build(self, **kwargs: Any) -> Any:
-        return self.component.load()(self.params, **kwargs)
+        return self.component.instantiate(self.params, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,7 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None) -> Pla
 
     def resolve(kind: Kind, ref: ComponentRef, path: str, label: str | None = None) -> Resolved:
         comp = registry.get(kind, ref.name, f"{path}.name")
+        comp.check_variant(f"{path}.name")
         params = comp.validate_params(ref.params, f"{path}.params")
         return Resolved(comp, params, ref.label or label or _default_label(ref), path)
 

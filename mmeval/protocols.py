@@ -110,8 +110,10 @@ class Defense(Protocol):
 @runtime_checkable
 class Metric(Protocol):
     """Computed from stored records, never inside the attack loop. ``scope`` is ``cell`` (records of
-    one cell) or ``group`` (records of every attack cell of one model x defense x task)."""
+    one cell) or ``group`` (records of every attack cell of one model x defense x task);
+    ``objectives`` names the objective kinds whose records it understands (None: any)."""
 
     scope: ClassVar[Literal["cell", "group"]]
+    objectives: ClassVar[tuple[str, ...] | None]
 
     def compute(self, records: Sequence[SampleRecord]) -> MetricValue: ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import importlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -41,6 +41,8 @@ class Component:
     params: type[BaseModel] | str | None = None
     aliases: tuple[str, ...] = ()
     description: str = ""
+    #: for a family registered as ``prefix/*``: the part of the requested name after the prefix
+    variant: str | None = None
     _loaded: Any = field(default=None, repr=False)
 
     def load(self) -> Any:
@@ -66,10 +68,25 @@ class Component:
         except ValidationError as exc:
             raise spec_error_from(exc, path) from None
 
+    def instantiate(self, params: BaseModel, **kwargs: Any) -> Any:
+        """Call the target with already-validated params (and the variant, for a family)."""
+        if self.variant is not None:
+            kwargs["variant"] = self.variant
+        return self.load()(params, **kwargs)
+
     def build(self, params: BaseModel | dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        """Instantiate the target with validated params."""
+        """Validate ``params`` and instantiate the target."""
         p = self.validate_params(params or {}, f"{self.kind} '{self.name}' params")
-        return self.load()(p, **kwargs)
+        return self.instantiate(p, **kwargs)
+
+    def check_variant(self, path: str) -> None:
+        """For a family member, let the target reject an unknown variant (``check_variant``)."""
+        check = getattr(self.load(), "check_variant", None)
+        if self.variant is not None and check is not None:
+            try:
+                check(self.variant)
+            except ValueError as exc:
+                raise SpecError(str(exc), path) from None
 
     @property
     def summary(self) -> str:
@@ -138,7 +155,8 @@ class KindRegistry:
         description: str = "",
     ) -> None:
         """Register ``name`` -> ``target`` (an object or ``"module:attr"``). ``params`` defaults to
-        the target's ``Params`` attribute, looked up lazily."""
+        the target's ``Params`` attribute, looked up lazily. A name ending in ``/*`` registers a
+        family: ``prefix/anything`` resolves to it and the target gets ``variant="anything"``."""
         self._registry.add(
             Component(self.kind, name, target, self.origin, params, tuple(aliases), description)
         )
@@ -150,6 +168,7 @@ class ComponentRegistry:
     def __init__(self) -> None:
         self._by_kind: dict[str, dict[str, Component]] = {k: {} for k in KINDS}
         self._names: dict[str, dict[str, Component]] = {k: {} for k in KINDS}
+        self._families: dict[str, dict[str, Component]] = {k: {} for k in KINDS}
 
     def add(self, comp: Component) -> None:
         names = self._names[comp.kind]
@@ -164,15 +183,18 @@ class ComponentRegistry:
         self._by_kind[comp.kind][comp.name] = comp
         for n in (comp.name, *comp.aliases):
             names[n] = comp
+            if n.endswith("/*"):
+                self._families[comp.kind][n[:-1]] = comp
 
     def view(self, kind: Kind, origin: str) -> KindRegistry:
         return KindRegistry(self, kind, origin)
 
     def get(self, kind: Kind, name: str, path: str | None = None) -> Component:
-        try:
+        if name in self._names[kind]:
             return self._names[kind][name]
-        except KeyError:
-            pass
+        for prefix, family in self._families[kind].items():
+            if name.startswith(prefix) and len(name) > len(prefix):
+                return replace(family, name=name, variant=name[len(prefix):])
         close = difflib.get_close_matches(name, list(self._names[kind]), n=3, cutoff=0.5)
         hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
         raise UnknownComponentError(

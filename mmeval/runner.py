@@ -10,7 +10,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import __version__
+from .data import Head
 from .errors import DataError, MmevalError, SpecError
 from .hookspecs import BatchEndEvent, CellEndEvent, RunEndEvent, RunStartEvent
 from .planning import Cell, Plan, plan
@@ -190,11 +191,11 @@ class _Runner:
         model.eval()
         return model
 
-    def _run_cell(self, cell: Cell, model: VLModel, dataset: Dataset, total: int) -> None:
+    def _run_cell(self, cell: Cell, model: VLModel, full: Dataset, total: int) -> None:
         self.store.set_status(cell.id, "running")
-        sample_id = getattr(dataset, "sample_id", None) or (lambda i: dataset[i].sample_id)
+        dataset = Head(full, total)
         done = self.store.completed(cell.id)
-        todo = [i for i in range(total) if sample_id(i) not in done]
+        todo = [i for i in range(total) if dataset.sample_id(i) not in done]
         if not todo:
             return
         objective = cell.task.objective.build()
@@ -227,8 +228,9 @@ class _Runner:
         with _autocast(self.device, self.settings.precision):
             out = attack(model, batch, objective, rng)
         adv_images = batch.images if out.images is None else out.images
+        adv_batch = batch if out.texts is None else replace(batch, texts=out.texts)
         with torch.no_grad():
-            adv = objective.evaluate(model, adv_images, batch)
+            adv = objective.evaluate(model, adv_images, adv_batch)
         delta = (adv_images - batch.images).flatten(1).float()
         linf, l2 = delta.abs().amax(dim=1).tolist(), delta.norm(dim=1).tolist()
         labels = batch.labels.tolist() if batch.labels is not None else [None] * len(batch)
@@ -241,8 +243,13 @@ class _Runner:
         if out.texts is not None:
             for i, texts in enumerate(out.texts):
                 extras[i]["adv_texts"] = list(texts)
+        arrays: list[dict[str, torch.Tensor]] = [{} for _ in range(len(batch))]
+        for prefix, outcome in (("clean_", clean), ("adv_", adv)):
+            for key, values in outcome.arrays.items():
+                for i, v in enumerate(values):
+                    arrays[i][prefix + key] = v
         return [SampleRecord(cell.id, sid, labels[i], cp[i], ap[i], cc[i], ac[i], linf[i], l2[i],
-                             extras[i]) for i, sid in enumerate(batch.sample_ids)]
+                             extras[i], arrays[i]) for i, sid in enumerate(batch.sample_ids)]
 
 
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:

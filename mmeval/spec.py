@@ -81,8 +81,12 @@ class RunSettings(_Strict):
         return v
 
 
-DEFAULT_METRICS = ["clean-accuracy", "robust-accuracy", "attack-success-rate",
-                   "worst-case-robust-accuracy"]
+DEFAULT_METRICS: list[dict[str, Any]] = [
+    {"name": n} for n in ("clean-accuracy", "robust-accuracy", "attack-success-rate",
+                          "worst-case-robust-accuracy", "tr@1", "tr@5", "tr@10", "ir@1", "ir@5",
+                          "ir@10")
+] + [{"name": f"asr-{kind}", "params": {"direction": d}, "label": f"{d}@1 asr-{kind}"}
+     for d in ("tr", "ir") for kind in ("absolute", "relative")]
 
 
 class EvalSpec(_Strict):
@@ -93,7 +97,7 @@ class EvalSpec(_Strict):
     tasks: list[TaskSpec] = Field(min_length=1)
     attacks: list[ComponentRef] = Field(min_length=1)
     metrics: list[ComponentRef] = Field(
-        default_factory=lambda: [ComponentRef(name=m) for m in DEFAULT_METRICS]
+        default_factory=lambda: [ComponentRef(**m) for m in DEFAULT_METRICS]
     )
     run: RunSettings = Field(default_factory=RunSettings)
     output_dir: str | None = None

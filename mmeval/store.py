@@ -10,9 +10,12 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import safetensors.torch
+import torch
 
 from .errors import StoreError
 from .types import SampleRecord
@@ -31,6 +34,7 @@ CREATE TABLE IF NOT EXISTS records (
     cell_id TEXT NOT NULL, sample_id TEXT NOT NULL, label INTEGER,
     clean_pred INTEGER, adv_pred INTEGER, clean_correct INTEGER NOT NULL,
     adv_correct INTEGER NOT NULL, linf REAL NOT NULL, l2 REAL NOT NULL, extra TEXT NOT NULL,
+    arrays BLOB,
     PRIMARY KEY (cell_id, sample_id)
 ) WITHOUT ROWID;
 """
@@ -121,14 +125,24 @@ class Store:
     def append(self, records: Iterable[SampleRecord]) -> None:
         """Append one batch of records in a single transaction (all or nothing)."""
         rows = [(r.cell_id, r.sample_id, r.label, r.clean_pred, r.adv_pred, int(r.clean_correct),
-                 int(r.adv_correct), r.linf, r.l2, json.dumps(dict(r.extra), sort_keys=True))
-                for r in records]
+                 int(r.adv_correct), r.linf, r.l2, json.dumps(dict(r.extra), sort_keys=True),
+                 _pack(r.arrays)) for r in records]
         with self.db:
-            self.db.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            self.db.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def records(self, cell_id: str) -> list[SampleRecord]:
         cur = self.db.execute(
             "SELECT cell_id, sample_id, label, clean_pred, adv_pred, clean_correct, adv_correct,"
-            " linf, l2, extra FROM records WHERE cell_id=? ORDER BY sample_id", (cell_id,))
-        return [SampleRecord(c, s, lab, cp, ap, bool(cc), bool(ac), li, l2, json.loads(ex))
-                for c, s, lab, cp, ap, cc, ac, li, l2, ex in cur]
+            " linf, l2, extra, arrays FROM records WHERE cell_id=? ORDER BY sample_id", (cell_id,))
+        return [SampleRecord(c, s, lab, cp, ap, bool(cc), bool(ac), li, l2, json.loads(ex),
+                             _unpack(arr)) for c, s, lab, cp, ap, cc, ac, li, l2, ex, arr in cur]
+
+
+def _pack(arrays: Mapping[str, torch.Tensor]) -> bytes | None:
+    if not arrays:
+        return None
+    return safetensors.torch.save({k: v.detach().float().cpu().clone() for k, v in arrays.items()})
+
+
+def _unpack(blob: bytes | None) -> dict[str, torch.Tensor]:
+    return safetensors.torch.load(blob) if blob else {}

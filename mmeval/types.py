@@ -78,15 +78,18 @@ class AttackOutput:
 
 @dataclass(frozen=True)
 class Outcome:
-    """An objective's verdict on a batch: predicted index and whether it is correct, both ``[B]``."""
+    """An objective's verdict on a batch: predicted index and whether it is correct, both ``[B]``;
+    ``arrays`` holds per-sample tensors to journal (e.g. embeddings for gallery metrics)."""
 
     pred: torch.Tensor
     correct: torch.Tensor
+    arrays: Mapping[str, Sequence[torch.Tensor]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class SampleRecord:
-    """One (cell, sample) result, as journaled. ``linf``/``l2`` are the image perturbation norms."""
+    """One (cell, sample) result, as journaled. ``linf``/``l2`` are the image perturbation norms;
+    ``arrays`` are the objective's per-sample tensors, prefixed ``clean_`` / ``adv_``."""
 
     cell_id: str
     sample_id: str
@@ -98,6 +101,7 @@ class SampleRecord:
     linf: float = 0.0
     l2: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    arrays: Mapping[str, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

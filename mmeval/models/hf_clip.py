@@ -1,0 +1,115 @@
+"""Hugging Face transformers CLIP (Radford et al., ICML 2021) and SigLIP (Zhai et al., "Sigmoid Loss
+for Language Image Pre-Training", ICCV 2023) as VLModels, from a model id (weights already in the
+local HF cache) or a local directory. Image size, mean and std come from the model's image
+processor config (``preprocessor_config.json``) when present, else from the vision config and
+the processor's defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from ..errors import MissingDependencyError, ModelLoadError
+from ..protocols import InputSpec
+from ..registry import Params
+
+
+class HFParams(Params):
+    model: str = Field(description="transformers model id (cached locally) or a local directory")
+    tokenizer: str | None = Field(default=None, description="tokenizer id or directory; default: model")
+    image_size: int | None = Field(default=None, ge=8, description="attack resolution; default: model's")
+    revision: str | None = None
+
+
+def _transformers() -> Any:
+    try:
+        import transformers
+    except ImportError as exc:
+        raise MissingDependencyError(f"hf/ models need transformers ({exc})") from exc
+    return transformers
+
+
+class HFDualEncoder(nn.Module):
+    """Shared adapter for transformers dual encoders: [0, 1] images in; resize + normalize inside."""
+
+    Params = HFParams
+    capabilities = frozenset({"image", "text"})
+    model_class: ClassVar[str]
+    processor_class: ClassVar[str]
+    default_mean: ClassVar[tuple[float, float, float]]
+    default_std: ClassVar[tuple[float, float, float]]
+    padding: ClassVar[str | bool] = True
+
+    def __init__(self, params: HFParams) -> None:
+        super().__init__()
+        tf = _transformers()
+        self.params = p = params
+        try:
+            self.model = getattr(tf, self.model_class).from_pretrained(p.model, revision=p.revision)
+            self.tokenizer = tf.AutoTokenizer.from_pretrained(p.tokenizer or p.model,
+                                                              revision=p.revision)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(
+                f"cannot load '{p.model}' as {self.model_class}: {exc}. Offline, pass a local "
+                f"directory (save_pretrained) or pre-populate the HF cache") from exc
+        vision = self.model.config.vision_config
+        mean, std, size = self._processor_config(tf, p.model, vision.image_size)
+        self.model_size = (size, size)
+        attack = (p.image_size, p.image_size) if p.image_size else self.model_size
+        self.input_spec = InputSpec(attack, mean, std)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        self.max_length = getattr(self.model.config.text_config, "max_position_embeddings", 77)
+
+    def _processor_config(self, tf: Any, source: str,
+                          default_size: int) -> tuple[tuple[float, ...], tuple[float, ...], int]:
+        try:
+            proc = getattr(tf, self.processor_class).from_pretrained(source)
+        except OSError:
+            return self.default_mean, self.default_std, default_size
+        size = proc.size.get("shortest_edge") or proc.size.get("height") or default_size
+        return tuple(proc.image_mean), tuple(proc.image_std), int(size)
+
+    @property
+    def logit_scale(self) -> float:
+        return float(self.model.logit_scale.detach().exp())
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        if tuple(images.shape[-2:]) != self.model_size:
+            images = F.interpolate(images, size=self.model_size, mode="bicubic", align_corners=False)
+        return (images - self.mean) / self.std
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        feats = self.model.get_image_features(pixel_values=self.preprocess(images))
+        return F.normalize(feats, dim=-1)
+
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        tokens = self.tokenizer(list(texts), padding=self.padding, truncation=True,
+                                max_length=self.max_length, return_tensors="pt").to(self.mean.device)
+        feats = self.model.get_text_features(**tokens)
+        return F.normalize(feats, dim=-1)
+
+
+class HFCLIP(HFDualEncoder):
+    """transformers ``CLIPModel``."""
+
+    model_class = "CLIPModel"
+    processor_class = "CLIPImageProcessor"
+    default_mean = (0.48145466, 0.4578275, 0.40821073)
+    default_std = (0.26862954, 0.26130258, 0.27577711)
+
+
+class HFSigLIP(HFDualEncoder):
+    """transformers ``SiglipModel`` (pads text to max length, as SigLIP was trained)."""
+
+    model_class = "SiglipModel"
+    processor_class = "SiglipImageProcessor"
+    default_mean = (0.5, 0.5, 0.5)
+    default_std = (0.5, 0.5, 0.5)
+    padding = "max_length"

@@ -1,0 +1,95 @@
+"""Image-text retrieval over a gallery (ALBEF-style evaluation used by Co-Attack and SGA).
+
+The gallery is every caption of every sample in the task. Image->text: an image is correct at K if
+its best-ranked ground-truth caption is within the top K. The attacker maximizes
+``-log P(ground-truth captions | image)`` under the softmax over the whole gallery, i.e. image->text
+retrieval presented as classification over the gallery captions. Records keep each sample's image
+and caption embeddings, so TR@K and IR@K over the full gallery are computed from the journal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import torch
+
+from ..errors import DataError
+from ..protocols import Dataset, VLModel
+from ..registry import NoParams
+from ..types import Batch, Outcome
+
+TEXT_CHUNK = 256
+
+
+def encode_texts(model: VLModel, texts: Sequence[str]) -> torch.Tensor:
+    """Embeddings of ``texts`` (no grad), in chunks so a large gallery fits in memory."""
+    with torch.no_grad():
+        return torch.cat([model.encode_text(list(texts[i:i + TEXT_CHUNK])).float()
+                          for i in range(0, len(texts), TEXT_CHUNK)])
+
+
+class Retrieval:
+    """Gallery retrieval; ``prepare`` embeds every caption of the task once."""
+
+    kind: ClassVar[str] = "retrieval"
+    Params = NoParams
+
+    def __init__(self, params: NoParams | None = None) -> None:
+        self.params = params or NoParams()
+        self.index: dict[str, int] = {}
+        self.owner = torch.empty(0, dtype=torch.long)
+        self.captions: tuple[str, ...] = ()
+        self.spans: list[tuple[int, int]] = []  # caption range of each gallery sample
+        self.text_features: torch.Tensor | None = None
+
+    def prepare(self, model: VLModel, dataset: Dataset) -> None:
+        texts_of = getattr(dataset, "texts", None) or (lambda i: dataset[i].texts)
+        sample_id = getattr(dataset, "sample_id", None) or (lambda i: dataset[i].sample_id)
+        captions: list[str] = []
+        owner: list[int] = []
+        for i in range(len(dataset)):
+            texts = texts_of(i)
+            if not texts:
+                raise DataError(f"retrieval needs captions; sample {sample_id(i)} has none")
+            self.spans.append((len(captions), len(captions) + len(texts)))
+            captions.extend(texts)
+            owner.extend([i] * len(texts))
+            self.index[sample_id(i)] = i
+        self.captions, self.owner = tuple(captions), torch.tensor(owner)
+        self.text_features = encode_texts(model, captions)
+
+    def _rows(self, batch: Batch, device: torch.device) -> torch.Tensor:
+        try:
+            return torch.tensor([self.index[s] for s in batch.sample_ids], device=device)
+        except KeyError as exc:
+            raise DataError(f"sample {exc} is not in the retrieval gallery") from None
+
+    def _logits(self, model: VLModel, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.text_features is None:
+            raise RuntimeError("Retrieval.prepare() must run before use")
+        feats = model.encode_image(images).float()
+        return feats, model.logit_scale * feats @ self.text_features.to(feats.device).T
+
+    def loss(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
+        _, logits = self._logits(model, images)
+        rows = self._rows(batch, images.device)
+        gt = self.owner.to(images.device)[None, :] == rows[:, None]
+        positive = logits.masked_fill(~gt, float("-inf")).logsumexp(dim=1)
+        return logits.logsumexp(dim=1) - positive
+
+    def evaluate(self, model: VLModel, images: torch.Tensor, batch: Batch) -> Outcome:
+        feats, logits = self._logits(model, images)
+        rows = self._rows(batch, images.device)
+        owner = self.owner.to(images.device)
+        pred = owner[logits.argmax(dim=1)]
+        spans = [self.spans[r] for r in rows.tolist()]
+        texts = [self.text_features[a:b] for a, b in spans]
+        if batch.texts and any(tuple(t) != self.captions[a:b]
+                               for t, (a, b) in zip(batch.texts, spans, strict=True)):
+            texts = [encode_texts(model, t) for t in batch.texts]  # attacked captions
+        arrays = {"image": list(feats.detach().cpu()), "text": [t.cpu() for t in texts]}
+        return Outcome(pred, pred == rows, arrays)
+
+    def is_success(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return ~self.evaluate(model, images, batch).correct

@@ -1,0 +1,94 @@
+"""The offline zoo: tiny models trained from scratch on the synthetic shapes, built on first use and
+cached under ``MMEVAL_CACHE_DIR`` (default ``~/.cache/mmeval``). They are saved in the formats a
+real checkpoint comes in (an open_clip safetensors checkpoint; a transformers model directory) and
+loaded back through the same loading code a user's checkpoint goes through.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+CACHE_ENV = "MMEVAL_CACHE_DIR"
+MARKER = "zoo.json"
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "mmeval").expanduser()
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    description: str
+    builder: str  # "module:function(out_dir, seed, progress) -> dict of facts"
+    version: int  # bump when the recipe changes, so stale caches are rebuilt
+
+
+ENTRIES = {
+    "tiny-clip-shapes": ZooEntry(
+        "tiny-clip-shapes", "open_clip CLIP (ModifiedResNet + text transformer) on shapes",
+        "mmeval.zoo.tiny_clip:build", 2),
+    "tiny-mlm-shapes": ZooEntry(
+        "tiny-mlm-shapes", "BERT masked LM + WordPiece tokenizer on shapes captions",
+        "mmeval.zoo.tiny_mlm:build", 1),
+}
+
+
+def entry_dir(name: str, seed: int) -> Path:
+    return cache_dir() / "zoo" / f"{name}-v{ENTRIES[name].version}-seed{seed}"
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure(name: str, seed: int = 0, progress: bool = True) -> Path:
+    """The cached directory of zoo model ``name``, building it first if needed (one builder at a
+    time across processes; a half-built directory is never used)."""
+    import importlib
+
+    if name not in ENTRIES:
+        raise KeyError(f"no zoo model '{name}'; available: {sorted(ENTRIES)}")
+    final = entry_dir(name, seed)
+    if (final / MARKER).is_file():
+        return final
+    with _locked(final.with_suffix(".lock")):
+        if (final / MARKER).is_file():
+            return final
+        tmp = final.with_name(final.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        module, _, fn = ENTRIES[name].builder.partition(":")
+        builder: Callable[..., dict] = getattr(importlib.import_module(module), fn)
+        start = time.time()
+        facts = builder(tmp, seed=seed, progress=progress)
+        facts.update(name=name, seed=seed, version=ENTRIES[name].version,
+                     build_seconds=round(time.time() - start, 1))
+        (tmp / MARKER).write_text(json.dumps(facts, indent=2) + "\n")
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    return final
+
+
+def cached() -> list[dict]:
+    """Facts of every built zoo model (name, seed, build time, quality measured at build)."""
+    root = cache_dir() / "zoo"
+    if not root.is_dir():
+        return []
+    return [json.loads((d / MARKER).read_text()) | {"path": str(d)}
+            for d in sorted(root.iterdir()) if (d / MARKER).is_file()]

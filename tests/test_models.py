@@ -1,0 +1,126 @@
+"""Model adapters: open_clip (any arch, local checkpoints) and transformers CLIP/SigLIP."""
+
+import json
+
+import pytest
+import torch
+
+from mmeval import ModelLoadError, SpecError, create_model, plan
+from mmeval.models.open_clip import OpenCLIPModel, OpenCLIPParams, import_open_clip
+from mmeval.testing import toy_spec
+from mmeval.testing.contracts import check_model_contract
+
+TINY_ARCH = "mmeval-tiny-clip"
+
+
+def test_open_clip_adapter_passes_the_contract():
+    model = OpenCLIPModel(OpenCLIPParams(), variant=TINY_ARCH)
+    assert model.input_spec.image_size == (48, 48)
+    check_model_contract(model)
+
+
+def test_open_clip_checkpoint_roundtrip_through_pretrained_path(tmp_path):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(3)
+    source = OpenCLIPModel(OpenCLIPParams(), variant=TINY_ARCH).eval()
+    ckpt = tmp_path / "model.safetensors"
+    save_file({k: v.contiguous() for k, v in source.model.state_dict().items()}, ckpt)
+    loaded = create_model(f"openclip/{TINY_ARCH}", pretrained=str(ckpt)).eval()
+    images = torch.rand(4, 3, 48, 48)
+    texts = ["a red circle", "a small blue star in the top left"]
+    with torch.no_grad():
+        assert torch.equal(source.encode_image(images), loaded.encode_image(images))
+        assert torch.equal(source.encode_text(texts), loaded.encode_text(texts))
+    # a torch checkpoint goes through torch.load(weights_only=True)
+    pt = tmp_path / "model.pt"
+    torch.save(source.model.state_dict(), pt)
+    again = create_model(f"openclip/{TINY_ARCH}", pretrained=str(pt)).eval()
+    with torch.no_grad():
+        assert torch.equal(source.encode_image(images), again.encode_image(images))
+
+
+def test_pickled_checkpoint_that_runs_code_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (exec, ("open('pwned', 'w').write('x')",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": Evil()}, path)
+    with pytest.raises(ModelLoadError, match="Unsupported global|weights_only"):
+        create_model(f"openclip/{TINY_ARCH}", pretrained=str(path))
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_attack_resolution_differs_from_model_resolution():
+    model = OpenCLIPModel(OpenCLIPParams(image_size=32), variant=TINY_ARCH).eval()
+    assert model.input_spec.image_size == (32, 32)
+    check_model_contract(model)
+
+
+def test_missing_checkpoint_and_unknown_arch_are_clear_errors(tmp_path):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        create_model(f"openclip/{TINY_ARCH}", pretrained=str(tmp_path / "nope.safetensors"))
+    spec = toy_spec(models=[{"name": "openclip/ViT-B-33"}])
+    with pytest.raises(SpecError, match=r"models\[0\]\.name: open_clip has no architecture"):
+        plan(spec)
+    assert plan(toy_spec(models=[{"name": "openclip/ViT-B-32"}])).cells
+
+
+def test_uncached_pretrained_tag_fails_with_offline_hint(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="offline"):
+        create_model("openclip/RN50", pretrained="openai", cache_dir=str(tmp_path))
+
+
+def _tiny_hf_dir(tmp_path, kind: str):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = ["[PAD]", "[UNK]", "a", "photo", "of", "red", "blue", "green", "circle", "square",
+             "star", "small", "in", "the", "top", "left"]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]")
+    text = {"vocab_size": len(words), "hidden_size": 32, "intermediate_size": 64,
+            "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": 16}
+    vision = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+              "num_attention_heads": 2, "image_size": 32, "patch_size": 8}
+    torch.manual_seed(0)
+    if kind == "clip":
+        from transformers import CLIPConfig, CLIPModel
+
+        text["eos_token_id"] = 1
+        model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=24))
+    else:
+        from transformers import SiglipConfig, SiglipModel
+
+        model = SiglipModel(SiglipConfig(text_config=text, vision_config=vision))
+    out = tmp_path / kind
+    model.save_pretrained(out)
+    fast.save_pretrained(out)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["clip", "siglip"])
+def test_hf_adapter_passes_the_contract_with_a_random_model(tmp_path, kind):
+    path = _tiny_hf_dir(tmp_path, kind)
+    model = create_model(f"hf/{kind}", model=str(path))
+    assert model.input_spec.image_size == (32, 32)
+    check_model_contract(model)
+    # a different attack resolution is resized inside the forward
+    model64 = create_model(f"hf/{kind}", model=str(path), image_size=64)
+    check_model_contract(model64)
+
+
+def test_hf_missing_model_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="local directory"):
+        create_model("hf/clip", model=str(tmp_path / "nothing-here"))
+
+
+def test_open_clip_config_of_the_zoo_is_registered():
+    assert TINY_ARCH in import_open_clip().list_models()
+    cfg = json.loads((import_open_clip().factory._MODEL_CONFIG_PATHS[-1] /
+                      f"{TINY_ARCH}.json").read_text())
+    assert cfg["vision_cfg"]["image_size"] == 48
