@@ -17,6 +17,7 @@ from .errors import (
     IncompatibleComponentsError,
     MissingDependencyError,
     MmevalError,
+    ModelLoadError,
     PluginLoadError,
     SpecError,
     StoreError,
@@ -49,7 +50,8 @@ def list_components(kind: str) -> list[str]:
 __all__ = [
     "Attack", "AttackOutput", "Batch", "BatchRandom", "ComponentRef", "DataError",
     "DuplicateComponentError", "EvalSpec", "IncompatibleComponentsError", "InputSpec",
-    "MetricValue", "MissingDependencyError", "MmevalError", "ModelSpec", "Outcome", "Params",
+    "MetricValue", "MissingDependencyError", "MmevalError", "ModelLoadError", "ModelSpec",
+    "Outcome", "Params",
     "Plan", "PluginHost", "PluginLoadError", "RunResult", "RunSettings", "Sample",
     "SampleRecord", "SpecError", "StoreError", "TaskSpec", "ThreatModel", "ThreatModelViolation",
     "UnknownComponentError", "__version__", "attack_mode", "create_model", "evaluate",

@@ -25,7 +25,8 @@ def wilson(successes: int, n: int, z: float = Z95) -> MetricValue:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return MetricValue(p, max(0.0, centre - half), min(1.0, centre + half), n)
+    # the interval contains p; min/max only guard against float round-off at p = 0 or 1
+    return MetricValue(p, max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)), n)
 
 
 class _Metric:

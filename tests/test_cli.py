@@ -90,5 +90,9 @@ def test_quickstart_example_runs(tmp_path, capsys):
                  "--limit", "30", "--no-progress"])
     assert code == 0
     results = json.loads((tmp_path / "q" / "results.json").read_text())
-    assert [c["attack"] for c in results["cells"]] == ["clean", "pgd-1/255", "pgd-2/255",
-                                                       "pgd-4/255"]
+    assert [c["attack"] for c in results["cells"][:4]] == ["clean", "pgd 1/255", "pgd 2/255",
+                                                           "pgd 4/255"]
+    assert {c["task"] for c in results["cells"]} == {"shapes-10", "shapes-100", "shapes-retrieval"}
+    assert {c["status"] for c in results["cells"]} == {"done"}
+    assert all(c["n"] == 30 for c in results["cells"])
+    assert "## retrieval" in capsys.readouterr().out

@@ -92,7 +92,8 @@ class HFDualEncoder(nn.Module):
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         tokens = self.tokenizer(list(texts), padding=self.padding, truncation=True,
                                 max_length=self.max_length, return_tensors="pt").to(self.mean.device)
-        feats = self.model.get_text_features(**tokens)
+        feats = self.model.get_text_features(input_ids=tokens["input_ids"],
+                                             attention_mask=tokens.get("attention_mask"))
         return F.normalize(feats, dim=-1)
 
 
