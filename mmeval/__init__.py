@@ -28,7 +28,7 @@ from .hookspecs import hookimpl
 from .metrics import wilson
 from .planning import Plan, plan
 from .plugins import PluginHost, get_host
-from .protocols import InputSpec
+from .protocols import ClassifierObjective, InputSpec, VLModel
 from .registry import Params
 from .report import recompute
 from .runner import RunResult, evaluate
@@ -48,13 +48,49 @@ def list_components(kind: str) -> list[str]:
 
 
 __all__ = [
-    "Attack", "AttackOutput", "Batch", "BatchRandom", "ComponentRef", "DataError",
-    "DuplicateComponentError", "EvalSpec", "IncompatibleComponentsError", "InputSpec",
-    "MetricValue", "MissingDependencyError", "MmevalError", "ModelLoadError", "ModelSpec",
-    "Outcome", "Params",
-    "Plan", "PluginHost", "PluginLoadError", "RunResult", "RunSettings", "Sample",
-    "SampleRecord", "SpecError", "StoreError", "TaskSpec", "ThreatModel", "ThreatModelViolation",
-    "UnknownComponentError", "__version__", "attack_mode", "create_model", "evaluate",
-    "get_host", "hookimpl", "list_components", "load_spec", "plan", "project", "recompute",
-    "verify_output", "wilson",
+    "Attack",
+    "AttackOutput",
+    "Batch",
+    "BatchRandom",
+    "ClassifierObjective",
+    "ComponentRef",
+    "DataError",
+    "DuplicateComponentError",
+    "EvalSpec",
+    "IncompatibleComponentsError",
+    "InputSpec",
+    "MetricValue",
+    "MissingDependencyError",
+    "MmevalError",
+    "ModelLoadError",
+    "ModelSpec",
+    "Outcome",
+    "Params",
+    "Plan",
+    "PluginHost",
+    "PluginLoadError",
+    "RunResult",
+    "RunSettings",
+    "Sample",
+    "SampleRecord",
+    "SpecError",
+    "StoreError",
+    "TaskSpec",
+    "ThreatModel",
+    "ThreatModelViolation",
+    "UnknownComponentError",
+    "VLModel",
+    "__version__",
+    "attack_mode",
+    "create_model",
+    "evaluate",
+    "get_host",
+    "hookimpl",
+    "list_components",
+    "load_spec",
+    "plan",
+    "project",
+    "recompute",
+    "verify_output",
+    "wilson",
 ]

@@ -74,7 +74,21 @@ class Objective(Protocol):
     def is_success(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor: ...
 
 
+@runtime_checkable
+class ClassifierObjective(Objective, Protocol):
+    """An objective that can be presented as a classifier: ``logits(model, images) -> [B, C]`` and
+    ``labels(model, batch) -> [B]``. This is the view that classifier-attack libraries drive."""
+
+    def logits(self, model: VLModel, images: torch.Tensor) -> torch.Tensor: ...
+
+    def labels(self, model: VLModel, batch: Batch) -> torch.Tensor: ...
+
+
 class BatchRandomLike(Protocol):
+    seeds: tuple[int, ...]
+
+    def batch_seed(self) -> int: ...
+
     def rand(self, *shape: int) -> torch.Tensor: ...
 
     def randn(self, *shape: int) -> torch.Tensor: ...

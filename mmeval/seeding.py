@@ -27,6 +27,12 @@ class BatchRandom:
     def __len__(self) -> int:
         return len(self.seeds)
 
+    def batch_seed(self) -> int:
+        """One seed for the whole batch, for libraries that draw from the global RNG. Unlike the
+        per-sample streams it depends on which samples share the batch."""
+        digest = hashlib.blake2b(repr(self.seeds).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "little") & ((1 << 63) - 1)
+
     def generator(self, i: int) -> torch.Generator:
         return self._gens[i]
 

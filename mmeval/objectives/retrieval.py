@@ -71,6 +71,19 @@ class Retrieval:
         feats = model.encode_image(images).float()
         return feats, model.logit_scale * feats @ self.text_features.to(feats.device).T
 
+    def logits(self, model: VLModel, images: torch.Tensor) -> torch.Tensor:
+        """``[B, T]`` logits over every gallery caption: image->text retrieval as classification."""
+        return self._logits(model, images)[1]
+
+    def labels(self, model: VLModel, batch: Batch) -> torch.Tensor:
+        """``[B]`` the classification label of each image: its best-scoring ground-truth caption
+        on the clean image (a single-label view of the multi-positive retrieval target)."""
+        with torch.no_grad():
+            logits = self.logits(model, batch.images)
+        rows = self._rows(batch, logits.device)
+        gt = self.owner.to(logits.device)[None, :] == rows[:, None]
+        return logits.masked_fill(~gt, float("-inf")).argmax(dim=1)
+
     def loss(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
         _, logits = self._logits(model, images)
         rows = self._rows(batch, images.device)

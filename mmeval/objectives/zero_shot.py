@@ -57,22 +57,24 @@ class ZeroShotClassification:
             self.text_features = model.encode_text(list(self.prompts)).float()
 
     def logits(self, model: VLModel, images: torch.Tensor) -> torch.Tensor:
+        """``[B, C]`` zero-shot logits (the classifier view attack libraries drive)."""
         if self.text_features is None:
             raise RuntimeError("ZeroShotClassification.prepare() must run before use")
         feats = model.encode_image(images).float()
         return model.logit_scale * feats @ self.text_features.to(feats.device).T
 
-    def _labels(self, batch: Batch) -> torch.Tensor:
+    def labels(self, model: VLModel, batch: Batch) -> torch.Tensor:
+        """``[B]`` true class indices (on the images' device)."""
         if batch.labels is None:
             raise DataError("zero-shot classification needs labels in every batch")
-        return batch.labels
+        return batch.labels.to(batch.images.device)
 
     def loss(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
-        labels = self._labels(batch).to(images.device)
+        labels = self.labels(model, batch).to(images.device)
         return F.cross_entropy(self.logits(model, images), labels, reduction="none")
 
     def evaluate(self, model: VLModel, images: torch.Tensor, batch: Batch) -> Outcome:
-        labels = self._labels(batch).to(images.device)
+        labels = self.labels(model, batch).to(images.device)
         pred = self.logits(model, images).argmax(dim=-1)
         return Outcome(pred, pred == labels)
 

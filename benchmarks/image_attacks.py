@@ -1,0 +1,167 @@
+"""PGD-10 three ways on the same model and data, timed side by side in one run:
+
+  (a) a hand-written torch PGD loop (class-prompt embeddings computed once, parameters frozen);
+  (b) raw torchattacks.PGD on a naive logits wrapper that re-encodes the class prompts in every
+      forward (what wrapping a CLIP for torchattacks looks like without mmeval);
+  (c) mmeval's torchattacks adapter (torchattacks/pgd through the zero-shot objective).
+
+Prints time ratios against (a) (median over interleaved repetitions) and the peak extra memory of
+each variant (measured in a fresh subprocess: peak RSS on CPU, max allocated on CUDA).
+
+    python benchmarks/image_attacks.py [--device cpu] [--batch 64] [--reps 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import statistics
+import threading
+import time
+
+import torch
+import torch.nn.functional as F
+
+EPS, ALPHA, STEPS = 4 / 255, 1 / 255, 10
+
+
+def setup(device: str, batch: int):
+    from mmeval import Batch, BatchRandom
+    from mmeval.data.shapes import ShapesDataset, ShapesParams
+    from mmeval.objectives.zero_shot import ZeroShotClassification
+    from mmeval.zoo.tiny_clip import TinyCLIP
+
+    model = TinyCLIP().to(device).eval()
+    data = ShapesDataset(ShapesParams(n=batch, classes="shape-color"))  # 100 class prompts
+    b = Batch.collate([data[i] for i in range(batch)]).to(device)
+    objective = ZeroShotClassification()
+    objective.prepare(model, data)
+    return model, data, b, objective, BatchRandom(range(batch), device)
+
+
+def hand_loop(model, b, objective):
+    """(a): the loop a careful user writes by hand."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    text = objective.text_features
+    x, y = b.images, b.labels
+    adv = (x + torch.empty_like(x).uniform_(-EPS, EPS)).clamp(0, 1)
+    for _ in range(STEPS):
+        adv.requires_grad_(True)
+        logits = model.logit_scale * model.encode_image(adv) @ text.T
+        (grad,) = torch.autograd.grad(F.cross_entropy(logits, y), adv)
+        with torch.no_grad():
+            adv = (x + (adv + ALPHA * grad.sign() - x).clamp(-EPS, EPS)).clamp(0, 1)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return adv.detach()
+
+
+class NaiveLogits(torch.nn.Module):
+    """(b): re-encodes the class prompts in every forward."""
+
+    def __init__(self, model, prompts):
+        super().__init__()
+        self.model, self.prompts = model, list(prompts)
+
+    def forward(self, x):
+        return self.model.logit_scale * self.model.encode_image(x) @ self.model.encode_text(
+            self.prompts).T
+
+
+def raw_torchattacks(model, b, objective):
+    import torchattacks
+
+    atk = torchattacks.PGD(NaiveLogits(model, objective.prompts), eps=EPS, alpha=ALPHA, steps=STEPS)
+    return atk(b.images, b.labels)
+
+
+def mmeval_adapter(model, b, objective, rng):
+    from mmeval import get_host
+
+    attack = get_host().registry.get("attack", "torchattacks/pgd").build(
+        {"eps": EPS, "alpha": ALPHA, "steps": STEPS})
+    return attack(model, b, objective, rng).images
+
+
+VARIANTS = {"a: hand-written loop": lambda m, b, o, r: hand_loop(m, b, o),
+            "b: raw torchattacks, naive wrapper": lambda m, b, o, r: raw_torchattacks(m, b, o),
+            "c: mmeval adapter": mmeval_adapter}
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _memory_child(name: str, device: str, batch: int, queue) -> None:
+    """Peak memory of one run of a variant above what the process held before it."""
+    model, _, b, objective, rng = setup(device, batch)
+    VARIANTS[name](model, b, objective, rng)  # warm-up: lazy imports, allocator caches
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        VARIANTS[name](model, b, objective, rng)
+        torch.cuda.synchronize()
+        queue.put((torch.cuda.max_memory_allocated() - base) / 2**20)
+        return
+    base, peak, done = _rss_mib(), [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mib())
+            time.sleep(0.0005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    VARIANTS[name](model, b, objective, rng)
+    done.set()
+    sampler.join()
+    queue.put(max(0.0, peak[0] - base))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--reps", type=int, default=7)
+    args = ap.parse_args()
+    model, _, b, objective, rng = setup(args.device, args.batch)
+    times: dict[str, list[float]] = {k: [] for k in VARIANTS}
+    for fn in VARIANTS.values():  # warm-up
+        fn(model, b, objective, rng)
+    for _ in range(args.reps):
+        for name, fn in VARIANTS.items():
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            fn(model, b, objective, rng)
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            times[name].append(time.perf_counter() - t0)
+    ctx = mp.get_context("spawn")
+    memory = {}
+    for name in VARIANTS:
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_memory_child, args=(name, args.device, args.batch, queue))
+        proc.start()
+        memory[name] = queue.get()
+        proc.join()
+    base = statistics.median(times["a: hand-written loop"])
+    print(f"PGD-{STEPS} eps {EPS * 255:.0f}/255, tiny CLIP, 100 class prompts, batch {args.batch}, "
+          f"{args.device}, "
+          f"{args.reps} interleaved reps, torch {torch.__version__}")
+    print(f"{'variant':<38}{'median s':>10}{'ratio vs a':>12}{'peak extra MiB':>16}")
+    rows = {}
+    for name in VARIANTS:
+        med = statistics.median(times[name])
+        rows[name] = {"median_s": med, "ratio": med / base, "peak_mib": memory[name]}
+        print(f"{name:<38}{med:>10.3f}{med / base:>12.3f}{memory[name]:>16.1f}")
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""torchattacks through mmeval: every attack on the tiny CLIP, checked against its threat model."""
+
+import pytest
+import torch
+import torchattacks
+from mmeval_torchattacks import ObjectiveLogits
+from mmeval_torchattacks.plugin import ATTACKS
+
+from mmeval import (
+    Batch,
+    BatchRandom,
+    IncompatibleComponentsError,
+    PluginHost,
+    evaluate,
+    plan,
+)
+from mmeval.data.shapes import ShapesDataset, ShapesParams
+from mmeval.objectives.zero_shot import ZeroShotClassification
+from mmeval.seeding import sample_seed
+from mmeval.zoo.tiny_clip import TinyCLIP, TinyCLIPParams
+
+# small settings so the whole catalogue runs in seconds; everything else keeps its default
+FAST = {"apgd": {"steps": 5}, "apgdt": {"steps": 5}, "fab": {"steps": 5},
+        "square": {"n_queries": 50}, "cw": {"steps": 10}, "deepfool": {"steps": 5},
+        "onepixel": {"steps": 2, "popsize": 5}, "autoattack": {"eps": 4 / 255}}
+
+
+@pytest.fixture(scope="module")
+def host():
+    host = PluginHost()
+    assert ("attack", "torchattacks/pgd") in host.registry, "the plugin entry point is not installed"
+    return host
+
+
+@pytest.fixture(scope="module")
+def setup():
+    model = TinyCLIP(TinyCLIPParams(image_size=16)).eval()
+    data = ShapesDataset(ShapesParams(n=8, image_size=16, classes="shape"))
+    batch = Batch.collate([data[i] for i in range(len(data))])
+    objective = ZeroShotClassification()
+    objective.prepare(model, data)
+    return model, batch, objective
+
+
+def rng_for(batch):
+    return BatchRandom([sample_seed(0, "cell", s) for s in batch.sample_ids])
+
+
+def test_every_attack_is_registered(host):
+    names = {c.name for c in host.registry.components("attack")}
+    assert {f"torchattacks/{a.lower()}" for a in ATTACKS} <= names
+    assert len(ATTACKS) >= 17
+
+
+@pytest.mark.parametrize("name", [a.lower() for a in ATTACKS])
+def test_every_attack_runs_and_obeys_its_threat_model(host, setup, name):
+    model, batch, objective = setup
+    attack = host.registry.get("attack", f"torchattacks/{name}").build(FAST.get(name, {}))
+    out = attack(model, batch, objective, rng_for(batch))  # the core verifies and projects
+    adv = out.images
+    assert adv.shape == batch.images.shape
+    assert adv.min() >= 0 and adv.max() <= 1
+    tm = attack.threat_model
+    delta = (adv - batch.images).flatten(1)
+    if tm.norm == "linf":
+        assert delta.abs().max() <= tm.eps + 1e-6
+    elif tm.norm == "l2":
+        assert delta.norm(dim=1).max() <= tm.eps + 1e-5
+    else:
+        assert tm.eps is None  # minimal-perturbation attacks: bounds only
+    assert not model.training
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_pgd_through_the_adapter_equals_torchattacks_called_directly(host, setup):
+    model, batch, objective = setup
+    rng = rng_for(batch)
+    ours = host.registry.get("attack", "torchattacks/pgd").build(
+        {"eps": 4 / 255, "alpha": 1 / 255, "steps": 5})(model, batch, objective, rng).images
+    direct_atk = torchattacks.PGD(ObjectiveLogits(model, objective), eps=4 / 255, alpha=1 / 255,
+                                  steps=5)
+    with torch.random.fork_rng():
+        torch.manual_seed(rng.batch_seed())
+        direct = direct_atk(batch.images, batch.labels)
+    assert torch.equal(ours, direct)
+
+
+def test_targeted_mode(host, setup):
+    model, batch, objective = setup
+    attack = host.registry.get("attack", "torchattacks/pgd").build(
+        {"eps": 16 / 255, "steps": 20, "targeted": "least-likely"})
+    with torch.no_grad():
+        clean = objective.logits(model, batch.images)
+    least = clean.argmin(dim=1, keepdim=True)
+    adv = attack(model, batch, objective, rng_for(batch)).images
+    with torch.no_grad():
+        logits = objective.logits(model, adv)
+    # rank 0 = top prediction; the least likely class starts last and moves to the front
+    rank = (logits > logits.gather(1, least)).sum(dim=1).float()
+    assert (clean > clean.gather(1, least)).sum(dim=1).float().mean() == clean.shape[1] - 1
+    assert rank.mean() <= 2, rank
+
+
+def test_autoattack_is_at_least_as_strong_as_pgd10(host, tmp_path):
+    attacks = []
+    for k in (2, 4):
+        attacks += [{"name": "torchattacks/pgd", "label": f"pgd-{k}",
+                     "params": {"eps": k / 255, "alpha": k / 4 / 255, "steps": 10}},
+                    {"name": "torchattacks/autoattack", "label": f"aa-{k}", "params": {"eps": k / 255}}]
+    spec = {
+        "name": "aa-vs-pgd",
+        "models": [{"name": "zoo/tiny-clip-shapes"}],
+        "tasks": [{"dataset": {"name": "shapes", "params": {"n": 32, "classes": "shape"}}}],
+        "attacks": attacks,
+        "run": {"batch_size": 32, "progress": False},
+    }
+    result = evaluate(spec, out=tmp_path, host=host)
+    assert {c["status"] for c in result.cells} == {"done"}
+    acc = {c["attack"]: c["metrics"]["robust-accuracy"]["value"] for c in result.cells}
+    assert acc["pgd-2"] > 0.1, acc  # 2/255 leaves something for AutoAttack to find
+    for k in (2, 4):
+        assert acc[f"aa-{k}"] <= acc[f"pgd-{k}"], acc
+
+
+def test_retrieval_runs_as_classification_over_gallery_captions(host, tmp_path):
+    spec = {
+        "name": "ta-retrieval",
+        "models": [{"name": "zoo/tiny-clip-shapes"}],
+        "tasks": [{"dataset": {"name": "shapes", "params": {"n": 40}}, "objective": "retrieval"}],
+        "attacks": ["clean", {"name": "torchattacks/pgd", "params": {"eps": 4 / 255, "steps": 10}}],
+        "run": {"batch_size": 20, "progress": False},
+    }
+    result = evaluate(spec, out=tmp_path, host=host)
+    clean, pgd = result.cells
+    assert pgd["status"] == "done"
+    assert pgd["metrics"]["tr@1"]["value"] < clean["metrics"]["tr@1"]["value"]
+
+
+def test_per_class_attacks_are_rejected_on_retrieval_by_plan(host):
+    spec = {
+        "models": [{"name": "zoo/tiny-clip-shapes"}],
+        "tasks": [{"dataset": "shapes", "objective": "retrieval"}],
+        "attacks": ["torchattacks/deepfool"],
+    }
+    with pytest.raises(IncompatibleComponentsError, match="classification"):
+        plan(spec, host)
+
+
+def test_params_mirror_torchattacks_defaults_and_reject_unknown_fields(host):
+    pgd = host.registry.get("attack", "torchattacks/pgd")
+    params = pgd.params_model()()
+    assert (params.eps, params.alpha, params.steps, params.random_start) == (8 / 255, 2 / 255, 10, True)
+    with pytest.raises(Exception, match="unknown field"):
+        pgd.validate_params({"epsilon": 0.1}, "attacks[0].params")
