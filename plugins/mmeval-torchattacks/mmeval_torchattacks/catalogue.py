@@ -60,18 +60,6 @@ class EOTPGDParams(PGDParams):
 Norm = Literal["Linf", "L2"]
 
 
-class APGDParams(TorchattacksParams):
-    norm: Norm = "Linf"
-    eps: float = Field(default=EPS, ge=0)
-    steps: int = Field(default=10, ge=1)
-    n_restarts: int = Field(default=1, ge=1)
-    seed: int = 0
-    loss: Literal["ce", "dlr"] = "ce"
-    eot_iter: int = Field(default=1, ge=1)
-    rho: float = 0.75
-    verbose: bool = False
-
-
 class APGDTParams(TorchattacksParams):
     norm: Norm = "Linf"
     eps: float = Field(default=EPS, ge=0)
@@ -81,6 +69,10 @@ class APGDTParams(TorchattacksParams):
     eot_iter: int = Field(default=1, ge=1)
     rho: float = 0.75
     verbose: bool = False
+
+
+class APGDParams(APGDTParams):
+    loss: Literal["ce", "dlr"] = "ce"
 
 
 class FABParams(TorchattacksParams):
