@@ -75,7 +75,7 @@ class APGDParams(APGDTParams):
     loss: Literal["ce", "dlr"] = "ce"
 
 
-class FABParams(TorchattacksParams):
+class FABParams(TargetedParams):
     norm: Norm = "Linf"
     eps: float = Field(default=EPS, ge=0)
     steps: int = Field(default=10, ge=1)
@@ -88,7 +88,7 @@ class FABParams(TorchattacksParams):
     multi_targeted: bool = False
 
 
-class SquareParams(TorchattacksParams):
+class SquareParams(TargetedParams):
     norm: Norm = "Linf"
     eps: float = Field(default=EPS, ge=0)
     n_queries: int = Field(default=5000, ge=1)
@@ -120,7 +120,7 @@ class DeepFoolParams(TorchattacksParams):
     overshoot: float = Field(default=0.02, ge=0)
 
 
-class JSMAParams(TorchattacksParams):
+class JSMAParams(TargetedParams):
     theta: float = 1.0
     gamma: float = Field(default=0.1, gt=0, le=1)
 

@@ -146,6 +146,14 @@ def test_per_class_attacks_are_rejected_on_retrieval_by_plan(host):
         plan(spec, host)
 
 
+def test_targeted_param_exactly_where_torchattacks_supports_it(host):
+    probe = torch.nn.Linear(2, 2)
+    for name in ATTACKS:
+        supported = "targeted" in getattr(torchattacks, name)(probe).supported_mode
+        params = host.registry.get("attack", f"torchattacks/{name.lower()}").params_model()
+        assert ("targeted" in params.model_fields) == supported, name
+
+
 def test_params_mirror_torchattacks_defaults_and_reject_unknown_fields(host):
     pgd = host.registry.get("attack", "torchattacks/pgd")
     params = pgd.params_model()()
