@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from . import __version__
 from .data import Head
@@ -23,6 +22,7 @@ from .errors import DataError, MmevalError, SpecError
 from .hookspecs import BatchEndEvent, CellEndEvent, RunEndEvent, RunStartEvent
 from .planning import Cell, Plan, plan
 from .plugins import PluginHost
+from .progress import progress
 from .protocols import Dataset, VLModel
 from .report import write_outputs
 from .seeding import BatchRandom, sample_seed
@@ -201,8 +201,8 @@ class _Runner:
         objective = cell.task.objective.build()
         objective.prepare(model, dataset)
         attack = cell.attack.build()
-        bar = tqdm(total=total, initial=total - len(todo), desc=cell.label, unit="sample",
-                   disable=not self.settings.progress, dynamic_ncols=True)
+        bar = progress(total=total, initial=total - len(todo), desc=cell.label, unit="sample",
+                       enabled=self.settings.progress)
         try:
             for chunk in _chunks(todo, self.settings.batch_size):
                 t0 = time.perf_counter()

@@ -20,10 +20,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from pydantic import Field
-from tqdm.auto import tqdm
 
 from ..data.shapes import ShapesDataset, ShapesParams
 from ..models.open_clip import OpenCLIPModel, OpenCLIPParams, import_open_clip
+from ..progress import progress as progress_bar
 from ..registry import Params
 
 ARCH = "mmeval-tiny-clip"
@@ -48,7 +48,7 @@ def prompt_texts(ds: ShapesDataset, index: int) -> list[str]:
 def _render(ds: ShapesDataset, progress: bool) -> tuple[torch.Tensor, list[list[str]]]:
     images = torch.empty(len(ds), 3, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)
     texts = []
-    for i in tqdm(range(len(ds)), desc="tiny-clip: rendering shapes", disable=not progress):
+    for i in progress_bar(range(len(ds)), desc="tiny-clip: rendering shapes", enabled=progress):
         s = ds[i]
         images[i] = (s.image * 255).round().to(torch.uint8)
         texts.append(list(s.texts) + prompt_texts(ds, i))
@@ -74,7 +74,7 @@ def build(out_dir: Path, seed: int, progress: bool = True) -> dict[str, Any]:
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.05)
     g = torch.Generator().manual_seed(seed)
     model.train()
-    bar = tqdm(range(STEPS), desc="tiny-clip: training", unit="step", disable=not progress)
+    bar = progress_bar(range(STEPS), desc="tiny-clip: training", unit="step", enabled=progress)
     loss_value = math.nan
     for step in bar:
         lr = LR * min(1.0, (step + 1) / WARMUP) * 0.5 * (1 + math.cos(math.pi * step / STEPS))

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..data.shapes import CAPTION_TEMPLATES, COLORS, POSITIONS, SHAPES, SIZES
+from ..progress import progress as progress_bar
 
 CORPUS_SENTENCES = 20_000
 STEPS = 1500
@@ -78,7 +78,7 @@ def build(out_dir: Path, seed: int, progress: bool = True) -> dict[str, Any]:
     g = torch.Generator().manual_seed(seed)
     model.train()
     loss_value = math.nan
-    bar = tqdm(range(STEPS), desc="tiny-mlm: training", unit="step", disable=not progress)
+    bar = progress_bar(range(STEPS), desc="tiny-mlm: training", unit="step", enabled=progress)
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = LR * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / STEPS))
