@@ -228,7 +228,8 @@ class _Runner:
         with _autocast(self.device, self.settings.precision):
             out = attack(model, batch, objective, rng)
         adv_images = batch.images if out.images is None else out.images
-        adv_batch = batch if out.texts is None else replace(batch, texts=out.texts)
+        adv_batch = replace(batch, texts=batch.texts if out.texts is None else out.texts,
+                            prompts=out.prompts)
         with torch.no_grad():
             adv = objective.evaluate(model, adv_images, adv_batch)
         delta = (adv_images - batch.images).flatten(1).float()
@@ -243,6 +244,11 @@ class _Runner:
         if out.texts is not None:
             for i, texts in enumerate(out.texts):
                 extras[i]["adv_texts"] = list(texts)
+        if out.prompts is not None:
+            clean_prompts = getattr(objective, "prompts", ())
+            for i, prompts in enumerate(out.prompts):
+                extras[i]["adv_prompts"] = {str(c): p for c, (p, q) in
+                                            enumerate(zip(prompts, clean_prompts, strict=True)) if p != q}
         arrays: list[dict[str, torch.Tensor]] = [{} for _ in range(len(batch))]
         for prefix, outcome in (("clean_", clean), ("adv_", adv)):
             for key, values in outcome.arrays.items():

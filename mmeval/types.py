@@ -26,12 +26,14 @@ class Sample:
 @dataclass(frozen=True)
 class Batch:
     """A batch of samples. ``images`` is ``[B, 3, H, W]`` in [0, 1]; ``labels`` is ``[B]`` long or None;
-    ``texts[i]`` holds the captions of sample ``i``."""
+    ``texts[i]`` holds the captions of sample ``i``; ``prompts[i]``, when set, replaces the class
+    prompts a classification objective scores sample ``i`` against (what text attacks change)."""
 
     sample_ids: tuple[str, ...]
     images: torch.Tensor
     labels: torch.Tensor | None = None
     texts: tuple[tuple[str, ...], ...] = ()
+    prompts: tuple[tuple[str, ...], ...] | None = None
 
     def __len__(self) -> int:
         return len(self.sample_ids)
@@ -52,6 +54,7 @@ class Batch:
             self.images.to(device),
             None if self.labels is None else self.labels.to(device),
             self.texts,
+            self.prompts,
         )
 
 
@@ -68,11 +71,13 @@ class ThreatModel:
 
 @dataclass(frozen=True)
 class AttackOutput:
-    """What an attack returns. ``images`` (``[B, 3, H, W]``) or ``texts`` may be None when that
-    modality is untouched; ``info`` holds per-sample extras (lists of length B) that go into records."""
+    """What an attack returns. ``images`` (``[B, 3, H, W]``), ``texts`` (per-sample captions) or
+    ``prompts`` (per-sample class-prompt sets) may be None when untouched; ``info`` holds per-sample
+    extras (lists of length B) that go into records."""
 
     images: torch.Tensor | None = None
     texts: tuple[tuple[str, ...], ...] | None = None
+    prompts: tuple[tuple[str, ...], ...] | None = None
     info: Mapping[str, Sequence[Any]] = field(default_factory=dict)
 
 

@@ -74,9 +74,29 @@ def _words_changed(a: str, b: str) -> int:
     return sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal")
 
 
-def verify_output(tm: ThreatModel, batch: Batch, out: AttackOutput) -> AttackOutput:
-    """Check ``out`` against ``tm`` and return it with images projected exactly onto the threat
-    model. Raises ThreatModelViolation if anything is off by more than round-off."""
+def _verify_texts(tm: ThreatModel, clean: tuple[tuple[str, ...], ...],
+                  adv: tuple[tuple[str, ...], ...] | None, what: str) -> None:
+    if adv is None:
+        return
+    if "text" not in tm.modality:
+        if adv != clean:
+            raise ThreatModelViolation(f"threat model '{tm.modality}' forbids changing {what}")
+        return
+    if len(adv) != len(clean) or any(len(a) != len(c) for a, c in zip(adv, clean, strict=True)):
+        raise ThreatModelViolation(f"the attack changed the number of {what}")
+    if tm.max_words is not None:
+        for orig, new in zip(clean, adv, strict=True):
+            for a, b in zip(orig, new, strict=True):
+                if _words_changed(a, b) > tm.max_words:
+                    raise ThreatModelViolation(
+                        f"text attack changed more than {tm.max_words} words: {a!r} -> {b!r}")
+
+
+def verify_output(tm: ThreatModel, batch: Batch, out: AttackOutput,
+                  prompts: tuple[str, ...] | None = None) -> AttackOutput:
+    """Check ``out`` against ``tm`` (``prompts``: the objective's clean class prompts) and return it
+    with images projected exactly onto the threat model. Raises ThreatModelViolation if anything
+    is off by more than round-off."""
     clean = batch.images
     adv = clean if out.images is None else out.images
     if adv.shape != clean.shape:
@@ -99,17 +119,12 @@ def verify_output(tm: ThreatModel, batch: Batch, out: AttackOutput) -> AttackOut
             raise ThreatModelViolation(f"perturbation {tm.norm} norm {worst:.6g} exceeds eps "
                                        f"{tm.eps:.6g}")
         adv = project(clean, adv, tm.norm, tm.eps)
-    texts = out.texts
-    if texts is not None:
-        if "text" not in tm.modality:
-            if texts != batch.texts:
-                raise ThreatModelViolation(f"threat model '{tm.modality}' forbids changing texts")
-        elif tm.max_words is not None:
-            for orig, new in zip(batch.texts, texts, strict=True):
-                for a, b in zip(orig, new, strict=True):
-                    if _words_changed(a, b) > tm.max_words:
-                        raise ThreatModelViolation(
-                            f"text attack changed more than {tm.max_words} words: {a!r} -> {b!r}")
+    _verify_texts(tm, batch.texts, out.texts, "captions")
+    if out.prompts is not None:
+        if prompts is None or len(out.prompts) != len(batch):
+            raise ThreatModelViolation("the attack returned class prompts for an objective that "
+                                       "has none, or not one prompt set per sample")
+        _verify_texts(tm, tuple(prompts for _ in out.prompts), out.prompts, "class prompts")
     return replace(out, images=adv)
 
 
@@ -144,4 +159,4 @@ class Attack:
         private = replace(batch, images=batch.images.clone())
         with attack_mode(model):
             out = self.run(model, private, objective, rng)
-        return verify_output(self.threat_model, batch, out)
+        return verify_output(self.threat_model, batch, out, getattr(objective, "prompts", None))

@@ -9,7 +9,6 @@ and caption embeddings, so TR@K and IR@K over the full gallery are computed from
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
@@ -18,15 +17,7 @@ from ..errors import DataError
 from ..protocols import Dataset, VLModel
 from ..registry import NoParams
 from ..types import Batch, Outcome
-
-TEXT_CHUNK = 256
-
-
-def encode_texts(model: VLModel, texts: Sequence[str]) -> torch.Tensor:
-    """Embeddings of ``texts`` (no grad), in chunks so a large gallery fits in memory."""
-    with torch.no_grad():
-        return torch.cat([model.encode_text(list(texts[i:i + TEXT_CHUNK])).float()
-                          for i in range(0, len(texts), TEXT_CHUNK)])
+from . import encode_texts
 
 
 class Retrieval:

@@ -15,6 +15,7 @@ from ..errors import DataError
 from ..protocols import Dataset, VLModel
 from ..registry import Params
 from ..types import Batch, Outcome
+from . import encode_texts
 
 
 class ZeroShotParams(Params):
@@ -46,6 +47,7 @@ class ZeroShotClassification:
         self.class_names: tuple[str, ...] = ()
         self.prompts: tuple[str, ...] = ()
         self.text_features: torch.Tensor | None = None
+        self._prompt_cache: dict[str, torch.Tensor] = {}
 
     def prepare(self, model: VLModel, dataset: Dataset) -> None:
         names = getattr(dataset, "class_names", None)
@@ -53,8 +55,24 @@ class ZeroShotClassification:
             raise DataError("zero-shot classification needs a dataset with class_names")
         self.class_names = tuple(names)
         self.prompts = tuple(self.params.template.format(clean_class_name(n)) for n in names)
-        with torch.no_grad():
-            self.text_features = model.encode_text(list(self.prompts)).float()
+        self.text_features = encode_texts(model, self.prompts)
+        self._prompt_cache = dict(zip(self.prompts, self.text_features, strict=True))
+
+    def prompt_features(self, model: VLModel, prompt_sets: tuple[tuple[str, ...], ...]) -> torch.Tensor:
+        """``[B, C, D]`` embeddings of per-sample prompt sets (e.g. adversarial prompts); every
+        distinct prompt is encoded once per cell."""
+        new = list(dict.fromkeys(p for ps in prompt_sets for p in ps if p not in self._prompt_cache))
+        if new:
+            self._prompt_cache.update(zip(new, encode_texts(model, new), strict=True))
+        return torch.stack([torch.stack([self._prompt_cache[p] for p in ps]) for ps in prompt_sets])
+
+    def _scores(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Logits against the batch's own prompt sets when it carries them, else the class prompts."""
+        if batch.prompts is None:
+            return self.logits(model, images)
+        feats = model.encode_image(images).float()
+        texts = self.prompt_features(model, batch.prompts).to(feats.device)
+        return model.logit_scale * torch.einsum("bd,bcd->bc", feats, texts)
 
     def logits(self, model: VLModel, images: torch.Tensor) -> torch.Tensor:
         """``[B, C]`` zero-shot logits (the classifier view attack libraries drive)."""
@@ -71,11 +89,11 @@ class ZeroShotClassification:
 
     def loss(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
         labels = self.labels(model, batch).to(images.device)
-        return F.cross_entropy(self.logits(model, images), labels, reduction="none")
+        return F.cross_entropy(self._scores(model, images, batch), labels, reduction="none")
 
     def evaluate(self, model: VLModel, images: torch.Tensor, batch: Batch) -> Outcome:
         labels = self.labels(model, batch).to(images.device)
-        pred = self.logits(model, images).argmax(dim=-1)
+        pred = self._scores(model, images, batch).argmax(dim=-1)
         return Outcome(pred, pred == labels)
 
     def is_success(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
