@@ -61,12 +61,14 @@ class Batch:
 @dataclass(frozen=True)
 class ThreatModel:
     """What an attack may change: ``modality``, and for images an Lp ``norm`` ball of radius ``eps``
-    in [0, 1] pixel space; for texts at most ``max_words`` changed words per text."""
+    in [0, 1] pixel space; for texts at most ``max_words`` changed words per text and at most
+    ``ceil(max_word_fraction * words)`` of them."""
 
     modality: Modality
     norm: Norm | None = None
     eps: float | None = None
     max_words: int | None = None
+    max_word_fraction: float | None = None
 
 
 @dataclass(frozen=True)

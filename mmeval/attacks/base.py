@@ -5,6 +5,7 @@ the declared threat model. A violation beyond float round-off raises; nothing is
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -84,12 +85,14 @@ def _verify_texts(tm: ThreatModel, clean: tuple[tuple[str, ...], ...],
         return
     if len(adv) != len(clean) or any(len(a) != len(c) for a, c in zip(adv, clean, strict=True)):
         raise ThreatModelViolation(f"the attack changed the number of {what}")
-    if tm.max_words is not None:
-        for orig, new in zip(clean, adv, strict=True):
-            for a, b in zip(orig, new, strict=True):
-                if _words_changed(a, b) > tm.max_words:
-                    raise ThreatModelViolation(
-                        f"text attack changed more than {tm.max_words} words: {a!r} -> {b!r}")
+    for orig, new in zip(clean, adv, strict=True):
+        for a, b in zip(orig, new, strict=True):
+            budget = tm.max_words if tm.max_words is not None else math.inf
+            if tm.max_word_fraction is not None:
+                budget = min(budget, math.ceil(tm.max_word_fraction * len(a.split())))
+            if _words_changed(a, b) > budget:
+                raise ThreatModelViolation(
+                    f"text attack changed more than {budget} words: {a!r} -> {b!r}")
 
 
 def verify_output(tm: ThreatModel, batch: Batch, out: AttackOutput,

@@ -1,0 +1,1 @@
+"""mmeval plugin: text attacks on vision-language models, built from TextAttack, offline."""

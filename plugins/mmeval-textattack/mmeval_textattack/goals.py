@@ -1,0 +1,118 @@
+"""TextAttack goal functions that speak mmeval's objectives.
+
+The model wrapper maps texts to the victim's L2-normalized text embeddings; each goal scores a
+candidate's embedding against a context set before every example (the clean embedding, the paired
+image, the other class prompts). Embedding-space scores are computed in fp32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .offline import import_textattack
+
+import_textattack()
+
+from textattack.constraints import Constraint  # noqa: E402
+from textattack.goal_function_results import GoalFunctionResult  # noqa: E402
+from textattack.goal_functions import GoalFunction  # noqa: E402
+from textattack.models.wrappers import ModelWrapper  # noqa: E402
+
+Scorer = Callable[[torch.Tensor], torch.Tensor]
+
+
+class TextEncoderWrapper(ModelWrapper):
+    """TextAttack model wrapper: a list of texts -> ``[N, D]`` victim text embeddings."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def __call__(self, text_input_list: list[str]) -> torch.Tensor:
+        with torch.no_grad():
+            return self.model.encode_text(list(text_input_list)).float().cpu()
+
+
+class EmbeddingGoalResult(GoalFunctionResult):
+    def get_text_color_input(self) -> str:
+        return "red"
+
+    def get_text_color_perturbed(self) -> str:
+        return "blue"
+
+    def get_colored_output(self, color_method=None) -> str:
+        return f"{self.score:.4f}"
+
+
+class EmbeddingGoal(GoalFunction):
+    """Maximizes ``score(embedding)``; the attack succeeds when ``success(embedding)`` holds (never,
+    when no success test is set: the search then spends its whole budget, as in MMCoA/Co-Attack)."""
+
+    def __init__(self, model_wrapper: TextEncoderWrapper, batch_size: int = 64) -> None:
+        super().__init__(model_wrapper, maximizable=False, model_batch_size=batch_size)
+        self.score_fn: Scorer | None = None
+        self.success_fn: Scorer | None = None
+
+    def set_context(self, score: Scorer, success: Scorer | None = None) -> None:
+        self.score_fn, self.success_fn = score, success
+
+    def _process_model_outputs(self, inputs, outputs):
+        return outputs
+
+    def _is_goal_complete(self, model_output, attacked_text) -> bool:
+        return self.success_fn is not None and bool(self.success_fn(model_output[None])[0])
+
+    def _get_score(self, model_output, attacked_text) -> float:
+        assert self.score_fn is not None, "set_context() before attacking"
+        return float(self.score_fn(model_output[None])[0])
+
+    def _goal_function_result_type(self):
+        return EmbeddingGoalResult
+
+
+def kl_from(clean: torch.Tensor) -> Scorer:
+    """KL(softmax(clean) || softmax(candidate)) over embedding dimensions (Co-Attack / MMCoA)."""
+    log_p = F.log_softmax(clean.float(), dim=-1)
+
+    def score(emb: torch.Tensor) -> torch.Tensor:
+        log_q = F.log_softmax(emb.float(), dim=-1)
+        return (log_p.exp() * (log_p - log_q)).sum(dim=-1)
+
+    return score
+
+
+def away_from(image: torch.Tensor) -> Scorer:
+    """Negative cosine to the paired image embedding (SGA's text goal; retrieval captions)."""
+    image = F.normalize(image.float(), dim=-1)
+
+    def score(emb: torch.Tensor) -> torch.Tensor:
+        return -(F.normalize(emb.float(), dim=-1) @ image)
+
+    return score
+
+
+def margin_against(image: torch.Tensor, others: torch.Tensor, scale: float) -> tuple[Scorer, Scorer]:
+    """For the true-class prompt of one image: score = max other-class logit minus the true-class
+    logit (the attacker wants it > 0); success when it is > 0 (the prediction flips)."""
+    image = image.float()
+    best_other = scale * (others.float() @ image).max()
+
+    def score(emb: torch.Tensor) -> torch.Tensor:
+        return best_other - scale * (emb.float() @ image)
+
+    return score, lambda emb: score(emb) > 0
+
+
+class NoSpecialTokens(Constraint):
+    """Rejects substitutes that bring in a tokenizer special token (``[MASK]``, ``[UNK]``, ...),
+    which TextAttack's masked-LM swap can propose."""
+
+    def __init__(self, special_tokens: list[str]) -> None:
+        super().__init__(compare_against_original=True)
+        self.special_tokens = [t for t in special_tokens if t]
+
+    def _check_constraint(self, transformed_text, reference_text) -> bool:
+        return not any(t in transformed_text.text and t not in reference_text.text
+                       for t in self.special_tokens)

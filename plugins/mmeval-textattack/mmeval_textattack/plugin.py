@@ -1,0 +1,17 @@
+"""Registers ``textattack/bert-attack`` and the text-attack cost metrics (imported on first use)."""
+
+from __future__ import annotations
+
+import mmeval
+
+
+@mmeval.hookimpl
+def mmeval_register_attacks(registry) -> None:
+    registry.add("textattack/bert-attack", "mmeval_textattack.bert_attack:BertAttack",
+                 description="BERT-Attack from TextAttack components (K=48, <=40% words), offline")
+
+
+@mmeval.hookimpl
+def mmeval_register_metrics(registry) -> None:
+    registry.add("words-perturbed", "mmeval_textattack.metrics:WordsPerturbed")
+    registry.add("queries", "mmeval_textattack.metrics:Queries")
