@@ -9,6 +9,8 @@ import mmeval
 def mmeval_register_attacks(registry) -> None:
     registry.add("textattack/bert-attack", "mmeval_textattack.bert_attack:BertAttack",
                  description="BERT-Attack from TextAttack components (K=48, <=40% words), offline")
+    registry.add("textattack/bert-attack-vlm", "mmeval_textattack.vlm_variant:VLMBertAttack",
+                 description="Co-Attack/SGA/MMCoA BERT-Attack variant (k=10, 1 word), batched")
 
 
 @mmeval.hookimpl

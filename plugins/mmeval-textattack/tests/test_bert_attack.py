@@ -7,8 +7,8 @@ import sys
 
 import pytest
 import torch
-from mmeval_textattack.bert_attack import load_mlm
 from mmeval_textattack.goals import kl_from
+from mmeval_textattack.mlm import load_mlm
 from mmeval_textattack.offline import STOPWORDS
 
 from mmeval import PluginHost, evaluate

@@ -1,0 +1,89 @@
+"""What every text attack of this plugin shares: which texts a task exposes, with which goal.
+
+- zero-shot classification, ``per-image``: the prompt of each image's true class, goal: best
+  other-class logit minus true-class logit (success: the prediction flips);
+- zero-shot classification, ``class-prompts`` (MMCoA's protocol): every class prompt once, image
+  free, goal: KL(softmax(clean emb) || softmax(adv emb)); the adversarial set replaces the
+  classifier's text side for all images (computed once per cell);
+- retrieval: every caption, goal: lower its cosine similarity to its paired image.
+
+Subclasses implement :meth:`TextAttackBase.attack_texts`, the search itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import torch
+from pydantic import Field
+
+from mmeval import Attack, AttackOutput, Batch, Params
+
+from .scores import Scorer, away_from, kl_from, margin_against
+
+Result = tuple[str, int, int]  # (adversarial text, words changed, victim queries)
+
+
+class TaskParams(Params):
+    mode: Literal["per-image", "class-prompts"] = Field(
+        default="per-image", description="zero-shot classification only: see the plugin README")
+
+
+class TextAttackBase(Attack):
+    modality: ClassVar = "text"
+    objectives: ClassVar[tuple[str, ...] | None] = ("classification", "retrieval")
+
+    def attack_texts(self, model: Any, texts: list[str], goals: list[Scorer],
+                     successes: list[Scorer | None]) -> list[Result]:
+        raise NotImplementedError
+
+    def run(self, model: Any, batch: Batch, objective: Any, rng: Any) -> AttackOutput:
+        with torch.no_grad():
+            if objective.kind == "retrieval":
+                return self._captions(model, batch)
+            if self.params.mode == "class-prompts":
+                return self._class_prompts(model, objective, len(batch))
+            return self._per_image(model, batch, objective)
+
+    def _per_image(self, model: Any, batch: Batch, objective: Any) -> AttackOutput:
+        images = model.encode_image(batch.images).float().cpu()
+        texts = objective.text_features.float().cpu()
+        labels = objective.labels(model, batch).tolist()
+        goals, successes = [], []
+        for i, y in enumerate(labels):
+            score, success = margin_against(images[i], torch.cat([texts[:y], texts[y + 1:]]),
+                                            model.logit_scale)
+            goals.append(score)
+            successes.append(success)
+        results = self.attack_texts(model, [objective.prompts[y] for y in labels], goals, successes)
+        sets = []
+        for y, (adv, _, _) in zip(labels, results, strict=True):
+            prompts = list(objective.prompts)
+            prompts[y] = adv
+            sets.append(tuple(prompts))
+        return AttackOutput(prompts=tuple(sets), info={"words_changed": [r[1] for r in results],
+                                                       "queries": [r[2] for r in results]})
+
+    def _class_prompts(self, model: Any, objective: Any, n: int) -> AttackOutput:
+        if getattr(self, "_memo", (None,))[0] != objective.prompts:  # deterministic: once per cell
+            goals = [kl_from(e) for e in objective.text_features.float().cpu()]
+            results = self.attack_texts(model, list(objective.prompts), goals, [None] * len(goals))
+            self._memo = (objective.prompts, results)
+        results = self._memo[1]
+        changed, queries = sum(r[1] for r in results), sum(r[2] for r in results)
+        # one prompt set serves every image; its cost is reported on each record
+        return AttackOutput(prompts=(tuple(r[0] for r in results),) * n,
+                            info={"words_changed": [changed] * n, "queries": [queries] * n})
+
+    def _captions(self, model: Any, batch: Batch) -> AttackOutput:
+        images = model.encode_image(batch.images).float().cpu()
+        texts = [c for caps in batch.texts for c in caps]
+        goals = [away_from(images[i]) for i, caps in enumerate(batch.texts) for _ in caps]
+        results = iter(self.attack_texts(model, texts, goals, [None] * len(texts)))
+        adv, changed, queries = [], [], []
+        for caps in batch.texts:
+            out = [next(results) for _ in caps]
+            adv.append(tuple(o[0] for o in out))
+            changed.append(sum(o[1] for o in out))
+            queries.append(sum(o[2] for o in out))
+        return AttackOutput(texts=tuple(adv), info={"words_changed": changed, "queries": queries})
