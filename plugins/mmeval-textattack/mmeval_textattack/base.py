@@ -34,18 +34,20 @@ class TextAttackBase(Attack):
     objectives: ClassVar[tuple[str, ...] | None] = ("classification", "retrieval")
 
     def attack_texts(self, model: Any, texts: list[str], goals: list[Scorer],
-                     successes: list[Scorer | None]) -> list[Result]:
+                     successes: list[Scorer | None], seed: int) -> list[Result]:
+        """The search: one result per text, maximizing its goal (``seed`` for random edits)."""
         raise NotImplementedError
 
     def run(self, model: Any, batch: Batch, objective: Any, rng: Any) -> AttackOutput:
+        seed = rng.batch_seed()
         with torch.no_grad():
             if objective.kind == "retrieval":
-                return self._captions(model, batch)
+                return self._captions(model, batch, seed)
             if self.params.mode == "class-prompts":
                 return self._class_prompts(model, objective, len(batch))
-            return self._per_image(model, batch, objective)
+            return self._per_image(model, batch, objective, seed)
 
-    def _per_image(self, model: Any, batch: Batch, objective: Any) -> AttackOutput:
+    def _per_image(self, model: Any, batch: Batch, objective: Any, seed: int) -> AttackOutput:
         images = model.encode_image(batch.images).float().cpu()
         texts = objective.text_features.float().cpu()
         labels = objective.labels(model, batch).tolist()
@@ -55,7 +57,8 @@ class TextAttackBase(Attack):
                                             model.logit_scale)
             goals.append(score)
             successes.append(success)
-        results = self.attack_texts(model, [objective.prompts[y] for y in labels], goals, successes)
+        results = self.attack_texts(model, [objective.prompts[y] for y in labels], goals, successes,
+                                    seed)
         sets = []
         for y, (adv, _, _) in zip(labels, results, strict=True):
             prompts = list(objective.prompts)
@@ -67,7 +70,7 @@ class TextAttackBase(Attack):
     def _class_prompts(self, model: Any, objective: Any, n: int) -> AttackOutput:
         if getattr(self, "_memo", (None,))[0] != objective.prompts:  # deterministic: once per cell
             goals = [kl_from(e) for e in objective.text_features.float().cpu()]
-            results = self.attack_texts(model, list(objective.prompts), goals, [None] * len(goals))
+            results = self.attack_texts(model, list(objective.prompts), goals, [None] * len(goals), 0)
             self._memo = (objective.prompts, results)
         results = self._memo[1]
         changed, queries = sum(r[1] for r in results), sum(r[2] for r in results)
@@ -75,11 +78,11 @@ class TextAttackBase(Attack):
         return AttackOutput(prompts=(tuple(r[0] for r in results),) * n,
                             info={"words_changed": [changed] * n, "queries": [queries] * n})
 
-    def _captions(self, model: Any, batch: Batch) -> AttackOutput:
+    def _captions(self, model: Any, batch: Batch, seed: int) -> AttackOutput:
         images = model.encode_image(batch.images).float().cpu()
         texts = [c for caps in batch.texts for c in caps]
         goals = [away_from(images[i]) for i, caps in enumerate(batch.texts) for _ in caps]
-        results = iter(self.attack_texts(model, texts, goals, [None] * len(texts)))
+        results = iter(self.attack_texts(model, texts, goals, [None] * len(texts), seed))
         adv, changed, queries = [], [], []
         for caps in batch.texts:
             out = [next(results) for _ in caps]

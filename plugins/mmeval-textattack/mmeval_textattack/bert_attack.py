@@ -72,18 +72,8 @@ class BertAttack(TextAttackBase):
         return attack, goal
 
     def attack_texts(self, model: Any, texts: list[str], goals: list[Scorer],
-                     successes: list[Scorer | None]) -> list[Result]:
-        from textattack.attack_results import SkippedAttackResult
+                     successes: list[Scorer | None], seed: int) -> list[Result]:
+        from .goals import run_attack
 
         attack, goal = self._engine(model)
-        results = []
-        for text, score, success in zip(texts, goals, successes, strict=True):
-            goal.set_context(score, success)
-            result = attack.attack(text, 0)
-            if isinstance(result, SkippedAttackResult):
-                results.append((text, 0, result.original_result.num_queries))
-                continue
-            adv = result.perturbed_result.attacked_text
-            changed = len(adv.all_words_diff(result.original_result.attacked_text))
-            results.append((adv.text, changed, result.perturbed_result.num_queries))
-        return results
+        return run_attack(attack, goal, texts, goals, successes)

@@ -79,3 +79,22 @@ class NoSpecialTokens(Constraint):
     def _check_constraint(self, transformed_text, reference_text) -> bool:
         return not any(t in transformed_text.text and t not in reference_text.text
                        for t in self.special_tokens)
+
+
+def run_attack(attack, goal: EmbeddingGoal, texts: list[str], scores: list[Scorer],
+               successes: list[Scorer | None]) -> list[tuple[str, int, int]]:
+    """Run a TextAttack ``Attack`` on each text with its goal: (adversarial text, words changed,
+    victim queries). A skipped example (goal already met) keeps its text."""
+    from textattack.attack_results import SkippedAttackResult
+
+    results = []
+    for text, score, success in zip(texts, scores, successes, strict=True):
+        goal.set_context(score, success)
+        result = attack.attack(text, 0)
+        if isinstance(result, SkippedAttackResult):
+            results.append((text, 0, result.original_result.num_queries))
+            continue
+        adv = result.perturbed_result.attacked_text
+        changed = len(adv.all_words_diff(result.original_result.attacked_text))
+        results.append((adv.text, changed, result.perturbed_result.num_queries))
+    return results

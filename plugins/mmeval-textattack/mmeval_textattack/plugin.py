@@ -11,6 +11,12 @@ def mmeval_register_attacks(registry) -> None:
                  description="BERT-Attack from TextAttack components (K=48, <=40% words), offline")
     registry.add("textattack/bert-attack-vlm", "mmeval_textattack.vlm_variant:VLMBertAttack",
                  description="Co-Attack/SGA/MMCoA BERT-Attack variant (k=10, 1 word), batched")
+    registry.add("textattack/deepwordbug", "mmeval_textattack.recipes:DeepWordBug",
+                 description="TextAttack DeepWordBug (character edits), offline")
+    registry.add("textattack/pruthi", "mmeval_textattack.recipes:Pruthi",
+                 description="TextAttack Pruthi2019 (one-word typos), offline")
+    registry.add("textattack/*", "mmeval_textattack.recipes:UnavailableRecipe",
+                 description="other TextAttack recipes: refused offline, with the reason")
 
 
 @mmeval.hookimpl

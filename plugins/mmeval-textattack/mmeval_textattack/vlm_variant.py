@@ -190,7 +190,7 @@ class VLMBertAttack(TextAttackBase):
         return ThreatModel("text", max_words=self.params.max_words)
 
     def attack_texts(self, model: Any, texts: list[str], goals: list[Scorer],
-                     successes: list[Scorer | None]) -> list[Result]:
+                     successes: list[Scorer | None], seed: int) -> list[Result]:
         p = self.params
         mlm, tokenizer = load_mlm(p.mlm)
         engine = VLMBertAttackEngine(

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 import torch
-from mmeval_textattack.goals import kl_from
 from mmeval_textattack.mlm import load_mlm
 from mmeval_textattack.offline import STOPWORDS
+from mmeval_textattack.scores import kl_from
 
 from mmeval import PluginHost, evaluate
 from mmeval.data.shapes import SHAPES, ShapesDataset, ShapesParams
