@@ -125,7 +125,8 @@ class Defense(Protocol):
 class Metric(Protocol):
     """Computed from stored records, never inside the attack loop. ``scope`` is ``cell`` (records of
     one cell) or ``group`` (records of every attack cell of one model x defense x task);
-    ``objectives`` names the objective kinds whose records it understands (None: any)."""
+    ``objectives`` names the objective kinds whose records it understands (None: any); ``unit`` is
+    ``share`` (reported in %) or a count unit (reported as is); absent means ``share``."""
 
     scope: ClassVar[Literal["cell", "group"]]
     objectives: ClassVar[tuple[str, ...] | None]

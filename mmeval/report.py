@@ -68,16 +68,19 @@ def build_results(store: Store, host: PluginHost) -> dict[str, Any]:
         "seed": meta["seed"],
         "warnings": meta.get("warnings", []),
         "metric_definitions": {name: {"scope": m.scope, "objectives": getattr(m, "objectives", None),
-                                      "definition": doc} for name, m, doc in metrics},
+                                      "unit": getattr(m, "unit", "share"), "definition": doc}
+                               for name, m, doc in metrics},
         "cells": cells,
         "groups": list(groups.values()),
     }
 
 
-def _fmt(m: dict[str, Any] | None) -> str:
+def _fmt(m: dict[str, Any] | None, unit: str = "share") -> str:
+    """A share in %, any other unit as it is, with its interval."""
     if not m or m["value"] is None or math.isnan(m["value"]):
         return "—"
-    return f"{100 * m['value']:.1f} [{100 * m['low']:.1f}, {100 * m['high']:.1f}]"
+    k = 100 if unit == "share" else 1
+    return f"{k * m['value']:.1f} [{k * m['low']:.1f}, {k * m['high']:.1f}]"
 
 
 def render_markdown(results: dict[str, Any]) -> str:
@@ -91,7 +94,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"spec hash `{results['spec_hash']}` · seed {results['seed']} · device {env['device']} · "
         f"torch {env['torch']} · " + ", ".join(f"{k} {v}" for k, v in sorted(results["versions"].items())),
         "",
-        "Metrics in %, with 95% intervals (Wilson; bootstrap for asr-absolute).",
+        "Shares in %, counts as they are, with 95% intervals (Wilson; bootstrap for asr-absolute).",
     ]
     kinds = list(dict.fromkeys(c["objective_kind"] for c in results["cells"]))
     for kind in kinds:
@@ -108,7 +111,8 @@ def render_markdown(results: dict[str, Any]) -> str:
                   "| model | defense | task | attack | n | " + " | ".join(names) + " | status |",
                   "|" + "---|" * (len(names) + 6)]
         for row, n, status in rows:
-            values = [_fmt(row["metrics"].get(name)) for name in names]
+            values = [_fmt(row["metrics"].get(name), results["metric_definitions"][name]["unit"])
+                      for name in names]
             lines.append(f"| {row['model']} | {row['defense']} | {row['task']} | {row['attack']} | "
                          f"{n} | " + " | ".join(values) + f" | {status} |")
     for w in results["warnings"]:

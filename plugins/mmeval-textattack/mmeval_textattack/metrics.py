@@ -14,6 +14,7 @@ class _MeanOf:
     key: ClassVar[str]
     scope: ClassVar[Literal["cell", "group"]] = "cell"
     objectives: ClassVar[tuple[str, ...] | None] = None
+    unit: ClassVar[str] = "count"
 
     def __init__(self, params=None) -> None:
         self.params = params

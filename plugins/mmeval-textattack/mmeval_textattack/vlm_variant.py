@@ -11,8 +11,9 @@ every candidate text are scored by the goal and the best one is kept (the curren
 candidate); the search stops after ``max_words`` changes.
 
 Batched: the MLM runs once for all texts of a call, the importance pass embeds every masked
-variant of every text in one encoder call, and each greedy step embeds the candidates of all
-still-active texts together.
+variant of every text in one encoder call (stop words, never replaced, are not scored), and each
+greedy step embeds the candidates of all still-active texts together; the current text's
+embedding is carried along instead of being re-encoded.
 
 ``reference_offset=True`` reproduces the reference code's off-by-one: candidates for word j are
 taken from the MLM's prediction at the token *before* it (``[CLS]`` for the first word). The
@@ -52,6 +53,7 @@ class _State:
     top_ids: torch.Tensor | None = None  # [L, k] MLM top-k ids of the unmasked text
     top_logits: torch.Tensor | None = None
     spans: list[tuple[int, int]] = field(default_factory=list)  # word -> [start, end) sub-words
+    current: torch.Tensor | None = None  # embedding of the current text
 
 
 class VLMBertAttackEngine:
@@ -116,23 +118,34 @@ class VLMBertAttackEngine:
         return [self.tok.convert_tokens_to_string(self.tok.convert_ids_to_tokens(c)).strip()
                 for c in ranked.tolist()]
 
+    def candidates_for(self, text: str) -> list[list[str]]:
+        """The candidate substitutes of every word of ``text`` (``[]`` for stop words)."""
+        ids, values = self._mlm_topk([text])
+        words = text.split(" ")
+        s = _State(words, [], lambda e: e, top_ids=ids[0], top_logits=values[0],
+                   spans=self._spans(words))
+        return [[] if w in self.stopwords else self._candidates(s, i) for i, w in enumerate(words)]
+
     def attack(self, texts: Sequence[str], goals: Sequence[Scorer]) -> list[Result]:
         """(adversarial text, words changed, encoder queries) for each text and its goal."""
         states = [_State(t.split(" "), [], g) for t, g in zip(texts, goals, strict=True)]
         clean = self._embed(list(texts))
+        # stop words are never replaced, so only the others need an importance score
+        slots = [[i for i, w in enumerate(s.words) if w not in self.stopwords] for s in states]
         masked = [" ".join([*s.words[:i], UNK, *s.words[i + 1:]])
-                  for s in states for i in range(len(s.words))]
-        masked_emb = self._embed(masked)
+                  for s, idx in zip(states, slots, strict=True) for i in idx]
+        masked_emb = self._embed(masked) if masked else clean[:0]
         ids, values = self._mlm_topk(list(texts))
         row = 0
-        for n, s in enumerate(states):
-            e = masked_emb[row:row + len(s.words)]
-            row += len(s.words)
+        for n, (s, idx) in enumerate(zip(states, slots, strict=True)):
+            e = masked_emb[row:row + len(idx)]
+            row += len(idx)
             log_p = F.log_softmax(clean[n], dim=-1)
             kl = (log_p.exp() * (log_p - F.log_softmax(e, dim=-1))).sum(dim=-1)
-            s.order = kl.argsort(descending=True).tolist()
-            s.queries = 1 + len(s.words)
+            s.order = [idx[j] for j in kl.argsort(descending=True).tolist()]
+            s.queries = 1 + len(idx)
             s.top_ids, s.top_logits, s.spans = ids[n], values[n], self._spans(s.words)
+            s.current = clean[n]
         active = list(states)
         while active:
             batch: list[tuple[_State, int, list[str]]] = []
@@ -148,19 +161,19 @@ class VLMBertAttackEngine:
                         break
             if not batch:
                 break
-            texts_step = []
-            for s, i, candidates in batch:
-                texts_step.append(" ".join(s.words))
-                texts_step += [" ".join([*s.words[:i], c, *s.words[i + 1:]]) for c in candidates]
+            texts_step = [" ".join([*s.words[:i], c, *s.words[i + 1:]])
+                          for s, i, candidates in batch for c in candidates]
             emb = self._embed(texts_step)
             offset = 0
             for s, i, candidates in batch:
-                scores = s.goal(emb[offset:offset + 1 + len(candidates)])
-                offset += 1 + len(candidates)
-                s.queries += 1 + len(candidates)
-                best = int(scores.argmax())
-                if best > 0 and candidates[best - 1] != s.words[i]:
+                # the current text (known embedding) competes with its candidates
+                options = torch.cat([s.current[None], emb[offset:offset + len(candidates)]])
+                offset += len(candidates)
+                s.queries += len(candidates)
+                best = int(s.goal(options).argmax())
+                if best > 0:
                     s.words[i] = candidates[best - 1]
+                    s.current = options[best]
                     s.changed += 1
             active = [s for s in active if s.changed < self.max_words and s.position < len(s.order)]
         return [(" ".join(s.words), s.changed, s.queries) for s in states]
