@@ -96,7 +96,8 @@ def build(out_dir: Path, seed: int, progress: bool = True) -> dict[str, Any]:
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
         loss_value = loss.item()
-        bar.set_postfix(loss=f"{loss_value:.3f}", samples_s=f"{(bar.format_dict['rate'] or 0) * BATCH:.0f}")
+        rate = (bar.format_dict["rate"] or 0) * BATCH
+        bar.set_postfix(loss=f"{loss_value:.3f}", samples_s=f"{rate:.0f}", refresh=False)
     model.eval()
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out_dir / CHECKPOINT)
     return {"arch": ARCH, "steps": STEPS, "batch": BATCH, "train_images": TRAIN_IMAGES,

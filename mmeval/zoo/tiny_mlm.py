@@ -90,7 +90,7 @@ def build(out_dir: Path, seed: int, progress: bool = True) -> dict[str, Any]:
         loss.backward()
         opt.step()
         loss_value = loss.item()
-        bar.set_postfix(loss=f"{loss_value:.3f}")
+        bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
     model.eval()
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
