@@ -5,7 +5,8 @@
 - zero-shot classification, ``class-prompts`` (MMCoA's protocol): every class prompt once, image
   free, goal: KL(softmax(clean emb) || softmax(adv emb)); the adversarial set replaces the
   classifier's text side for all images (computed once per cell);
-- retrieval: every caption, goal: lower its cosine similarity to its paired image.
+- retrieval: every caption, goal: lower its cosine similarity to its paired image (SGA), or with
+  ``caption_goal="kl"`` maximize KL from its clean embedding (Co-Attack).
 
 Subclasses implement :meth:`TextAttackBase.attack_texts`, the search itself.
 """
@@ -27,6 +28,9 @@ Result = tuple[str, int, int]  # (adversarial text, words changed, victim querie
 class TaskParams(Params):
     mode: Literal["per-image", "class-prompts"] = Field(
         default="per-image", description="zero-shot classification only: see the plugin README")
+    caption_goal: Literal["image", "kl"] = Field(
+        default="image", description="retrieval only: push each caption away from its paired image "
+        "(SGA) or from its own clean embedding by KL (Co-Attack)")
 
 
 class TextAttackBase(Attack):
@@ -79,9 +83,12 @@ class TextAttackBase(Attack):
                             info={"words_changed": [changed] * n, "queries": [queries] * n})
 
     def _captions(self, model: Any, batch: Batch, seed: int) -> AttackOutput:
-        images = model.encode_image(batch.images).float().cpu()
         texts = [c for caps in batch.texts for c in caps]
-        goals = [away_from(images[i]) for i, caps in enumerate(batch.texts) for _ in caps]
+        if self.params.caption_goal == "kl":
+            goals = [kl_from(e) for e in model.encode_text(texts).float().cpu()]
+        else:
+            images = model.encode_image(batch.images).float().cpu()
+            goals = [away_from(images[i]) for i, caps in enumerate(batch.texts) for _ in caps]
         results = iter(self.attack_texts(model, texts, goals, [None] * len(texts), seed))
         adv, changed, queries = [], [], []
         for caps in batch.texts:

@@ -66,10 +66,17 @@ class VLMBertAttackEngine:
         self.k, self.max_words, self.threshold = k, max_words, threshold
         self.max_length, self.reference_offset = max_length, reference_offset
         self.stopwords = set(stopwords)
+        self.special = set(tokenizer.all_special_tokens)
+        self._pieces: dict[str, int] = {}  # word -> number of sub-words
 
     def _embed(self, texts: list[str]) -> torch.Tensor:
-        with torch.no_grad():
-            return self.encode(texts).float()
+        """Embeddings of ``texts``; each distinct text is encoded once per attack call (masked
+        variants and candidates often coincide across prompts built from the same template)."""
+        new = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if new:
+            with torch.no_grad():
+                self._cache.update(zip(new, self.encode(new).float(), strict=True))
+        return torch.stack([self._cache[t] for t in texts]) if texts else torch.empty(0)
 
     def _mlm_topk(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         enc = self.tok(texts, max_length=self.max_length, truncation=True, padding="max_length",
@@ -82,9 +89,10 @@ class VLMBertAttackEngine:
     def _spans(self, words: list[str]) -> list[tuple[int, int]]:
         spans, start = [], 0
         for w in words:
-            n = len(self.tok.tokenize(w))
-            spans.append((start, start + n))
-            start += n
+            if w not in self._pieces:
+                self._pieces[w] = len(self.tok.tokenize(w))
+            spans.append((start, start + self._pieces[w]))
+            start += self._pieces[w]
         return spans
 
     def _candidates(self, s: _State, i: int) -> list[str]:
@@ -107,7 +115,7 @@ class VLMBertAttackEngine:
         # would change more words than the budget allows
         return [c for c in dict.fromkeys(out)
                 if c != original and c and "##" not in c and " " not in c
-                and c not in self.stopwords and c not in self.tok.all_special_tokens]
+                and c not in self.stopwords and c not in self.special]
 
     def _combinations(self, ids: torch.Tensor) -> list[str]:
         combos = torch.tensor(list(itertools.product(*ids.tolist()))[:24])
@@ -128,13 +136,14 @@ class VLMBertAttackEngine:
 
     def attack(self, texts: Sequence[str], goals: Sequence[Scorer]) -> list[Result]:
         """(adversarial text, words changed, encoder queries) for each text and its goal."""
+        self._cache: dict[str, torch.Tensor] = {}
         states = [_State(t.split(" "), [], g) for t, g in zip(texts, goals, strict=True)]
         clean = self._embed(list(texts))
         # stop words are never replaced, so only the others need an importance score
         slots = [[i for i, w in enumerate(s.words) if w not in self.stopwords] for s in states]
         masked = [" ".join([*s.words[:i], UNK, *s.words[i + 1:]])
                   for s, idx in zip(states, slots, strict=True) for i in idx]
-        masked_emb = self._embed(masked) if masked else clean[:0]
+        masked_emb = self._embed(masked)
         ids, values = self._mlm_topk(list(texts))
         row = 0
         for n, (s, idx) in enumerate(zip(states, slots, strict=True)):

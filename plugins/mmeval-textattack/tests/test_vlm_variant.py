@@ -88,7 +88,9 @@ def test_runs_through_mmeval_on_all_tasks(tmp_path):
                        "label": "ret"}],
             "attacks": ["clean", "textattack/bert-attack-vlm",
                         {"name": "textattack/bert-attack-vlm", "params": {"mode": "class-prompts"},
-                         "label": "prompts"}],
+                         "label": "prompts"},
+                        {"name": "textattack/bert-attack-vlm", "params": {"caption_goal": "kl"},
+                         "label": "kl-captions"}],
             "metrics": ["robust-accuracy", "tr@1", "words-perturbed"],
             "run": {"batch_size": 5, "progress": False}}
     result = evaluate(spec, out=tmp_path)
@@ -97,6 +99,10 @@ def test_runs_through_mmeval_on_all_tasks(tmp_path):
     assert result.metric("tr@1", task="ret", attack="textattack/bert-attack-vlm").value <= \
         result.metric("tr@1", task="ret", attack="clean").value
     with Store(tmp_path) as store:
+        by_goal = {a: [r.extra.get("adv_texts") for r in store.records(c["id"])]
+                   for c in result.cells if c["task"] == "ret"
+                   for a in [c["attack"]] if a != "clean"}
+        assert by_goal["kl-captions"] != by_goal["textattack/bert-attack-vlm"]  # goals differ
         for c in result.cells:
             for r in store.records(c["id"]):
                 assert r.extra.get("words_changed", 0) <= (5 if c["task"] == "ret" else 10)
