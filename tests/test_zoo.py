@@ -60,6 +60,9 @@ def test_tiny_mlm_predicts_colours_for_a_masked_colour():
     from mmeval.zoo.tiny_mlm import load
 
     model, tok = load()
+    # framed like bert-base-uncased, so position-based candidate code sees the same layout
+    assert tok.convert_ids_to_tokens(tok("a red star")["input_ids"]) == ["[CLS]", "a", "red", "star",
+                                                                        "[SEP]"]
     sentences = ["a small [MASK] circle in the top left", "there is a large star colored [MASK] "
                  "in the center", "this is a photo of a [MASK] heart"]
     for sentence in sentences:

@@ -38,7 +38,7 @@ ENTRIES = {
         "mmeval.zoo.tiny_clip:build", 2),
     "tiny-mlm-shapes": ZooEntry(
         "tiny-mlm-shapes", "BERT masked LM + WordPiece tokenizer on shapes captions",
-        "mmeval.zoo.tiny_mlm:build", 1),
+        "mmeval.zoo.tiny_mlm:build", 2),
 }
 
 

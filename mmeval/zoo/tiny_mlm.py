@@ -57,6 +57,7 @@ def _mask(ids: torch.Tensor, special: torch.Tensor, mask_id: int, vocab: int,
 def build(out_dir: Path, seed: int, progress: bool = True) -> dict[str, Any]:
     """Train the WordPiece tokenizer and the masked LM; save both with ``save_pretrained``."""
     from tokenizers import BertWordPieceTokenizer
+    from tokenizers.processors import BertProcessing
     from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
 
     torch.manual_seed(seed)
@@ -64,6 +65,10 @@ def build(out_dir: Path, seed: int, progress: bool = True) -> dict[str, Any]:
     wp = BertWordPieceTokenizer(lowercase=True)
     wp.train_from_iterator(texts, vocab_size=500, min_frequency=1, special_tokens=SPECIALS,
                            show_progress=False)
+    # like bert-base-uncased: "[CLS] ... [SEP]" (the post-processor is only set up by the
+    # constructor when the specials are already in the vocabulary, which before training they are not)
+    wp.post_processor = BertProcessing(("[SEP]", wp.token_to_id("[SEP]")),
+                                       ("[CLS]", wp.token_to_id("[CLS]")))
     tokenizer = BertTokenizerFast(tokenizer_object=wp._tokenizer, unk_token="[UNK]", pad_token="[PAD]",
                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
                                   model_max_length=MAX_LEN)

@@ -67,6 +67,10 @@ class VLMBertAttackEngine:
         self.max_length, self.reference_offset = max_length, reference_offset
         self.stopwords = set(stopwords)
         self.special = set(tokenizer.all_special_tokens)
+        # where the words sit in the MLM's input: after the tokenizer's leading specials ([CLS])
+        # and before its trailing ones ([SEP]), which truncation keeps
+        framed = tokenizer.build_inputs_with_special_tokens([-1])
+        self._prefix, self._suffix = framed.index(-1), len(framed) - framed.index(-1) - 1
         self._pieces: dict[str, int] = {}  # word -> number of sub-words
 
     def _embed(self, texts: list[str]) -> torch.Tensor:
@@ -96,10 +100,10 @@ class VLMBertAttackEngine:
         return spans
 
     def _candidates(self, s: _State, i: int) -> list[str]:
-        shift = 0 if self.reference_offset else 1  # [CLS] precedes the first sub-word
-        start, end = s.spans[i]
-        start, end = start + shift, end + shift
-        if start > self.max_length - 2 or end <= start:
+        shift = self._prefix - 1 if self.reference_offset else self._prefix
+        start, end = (p + shift for p in s.spans[i])
+        end = min(end, self.max_length - self._suffix)
+        if start < 0 or end <= start:
             return []
         if end - start == 1:
             out = []
