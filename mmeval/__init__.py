@@ -11,6 +11,8 @@ from .compat import ensure_torchvision_importable
 ensure_torchvision_importable()
 
 from .attacks.base import Attack, attack_mode, project, verify_output
+from .attacks.compose import build_stage, component, stage, stages
+from .attacks.pgd import pgd_loop, random_start
 from .errors import (
     DataError,
     DuplicateComponentError,
@@ -33,7 +35,7 @@ from .registry import Params
 from .report import recompute
 from .runner import RunResult, evaluate
 from .seeding import BatchRandom
-from .spec import ComponentRef, EvalSpec, ModelSpec, RunSettings, TaskSpec, load_spec
+from .spec import AttackSpec, ComponentRef, EvalSpec, ModelSpec, RunSettings, TaskSpec, load_spec
 from .types import AttackOutput, Batch, MetricValue, Outcome, Sample, SampleRecord, ThreatModel
 
 
@@ -50,6 +52,7 @@ def list_components(kind: str) -> list[str]:
 __all__ = [
     "Attack",
     "AttackOutput",
+    "AttackSpec",
     "Batch",
     "BatchRandom",
     "ClassifierObjective",
@@ -82,15 +85,21 @@ __all__ = [
     "VLModel",
     "__version__",
     "attack_mode",
+    "build_stage",
+    "component",
     "create_model",
     "evaluate",
     "get_host",
     "hookimpl",
     "list_components",
     "load_spec",
+    "pgd_loop",
     "plan",
     "project",
+    "random_start",
     "recompute",
+    "stage",
+    "stages",
     "verify_output",
     "wilson",
 ]

@@ -60,6 +60,8 @@ def mmeval_register_metrics(registry: KindRegistry) -> None:
         ("clean-accuracy", "CleanAccuracy"),
         ("robust-accuracy", "RobustAccuracy"),
         ("attack-success-rate", "AttackSuccessRate"),
+        ("accuracy-drop", "AccuracyDrop"),
+        ("fooling-rate", "FoolingRate"),
         ("worst-case-robust-accuracy", "WorstCaseRobustAccuracy"),
         ("tr@1", "TR1"), ("tr@5", "TR5"), ("tr@10", "TR10"),
         ("ir@1", "IR1"), ("ir@5", "IR5"), ("ir@10", "IR10"),

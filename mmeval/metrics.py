@@ -61,6 +61,36 @@ class AttackSuccessRate(_Metric):
         return wilson(sum(not r.adv_correct for r in correct), len(correct))
 
 
+class AccuracyDrop(_Metric):
+    """Clean accuracy minus robust accuracy (an absolute drop), with a 95% percentile bootstrap
+    interval over samples (1000 resamples, fixed seed)."""
+
+    def compute(self, records: Sequence[SampleRecord]) -> MetricValue:
+        return paired_drop([r.clean_correct for r in records], [r.adv_correct for r in records])
+
+
+class FoolingRate(_Metric):
+    """Share of samples whose prediction the attack changes, right or wrong before (AdvCLIP's
+    fooling rate; for retrieval the prediction is the image owning the top-ranked caption)."""
+
+    objectives: ClassVar[tuple[str, ...] | None] = ("classification", "retrieval")
+
+    def compute(self, records: Sequence[SampleRecord]) -> MetricValue:
+        return wilson(sum(r.clean_pred != r.adv_pred for r in records), len(records))
+
+
+def paired_drop(clean: Sequence[bool], adv: Sequence[bool]) -> MetricValue:
+    """Mean of ``clean - adv`` over paired outcomes with a 95% percentile bootstrap interval."""
+    n = len(clean)
+    if n == 0:
+        return MetricValue(math.nan, 0.0, 1.0, 0)
+    diff = torch.tensor(clean, dtype=torch.float64) - torch.tensor(adv, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    boots = diff[torch.randint(0, n, (1000, n), generator=g)].mean(dim=1)
+    low, high = torch.quantile(boots, torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
+    return MetricValue(float(diff.mean()), low, high, n)
+
+
 class WorstCaseRobustAccuracy(_Metric):
     """Pointwise worst case over every attack of a (model, defense, task): a sample counts as
     correct only if it is correct under all attacks; samples missing from any attack are left out."""
@@ -148,16 +178,8 @@ class ASRAbsolute(_RetrievalMetric):
 
     def compute(self, records: Sequence[SampleRecord]) -> MetricValue:
         p = self.params
-        clean = torch.tensor(retrieval_hits(records, "clean", p.direction, p.k), dtype=torch.float64)
-        adv = torch.tensor(retrieval_hits(records, "adv", p.direction, p.k), dtype=torch.float64)
-        n = len(clean)
-        if n == 0:
-            return MetricValue(math.nan, 0.0, 1.0, 0)
-        diff = clean - adv
-        g = torch.Generator().manual_seed(0)
-        boots = diff[torch.randint(0, n, (1000, n), generator=g)].mean(dim=1)
-        low, high = torch.quantile(boots, torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
-        return MetricValue(float(diff.mean()), low, high, n)
+        return paired_drop(retrieval_hits(records, "clean", p.direction, p.k),
+                           retrieval_hits(records, "adv", p.direction, p.k))
 
 
 class ASRRelative(_RetrievalMetric):

@@ -4,11 +4,12 @@ Nothing is built and nothing is computed here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import BaseModel
 
+from .attacks.compose import stages
 from .errors import IncompatibleComponentsError, SpecError
 from .plugins import PluginHost, get_host
 from .registry import Component, Kind
@@ -23,13 +24,18 @@ class Resolved:
     params: BaseModel
     label: str
     path: str
+    #: for a transfer attack: the model it is crafted on
+    source: Resolved | None = None
 
     @property
     def name(self) -> str:
         return self.component.name
 
     def definition(self) -> dict[str, Any]:
-        return {"name": self.name, "params": self.params.model_dump(mode="json")}
+        out = {"name": self.name, "params": self.params.model_dump(mode="json")}
+        if self.source is not None:
+            out["source"] = self.source.definition()
+        return out
 
     def build(self, **kwargs: Any) -> Any:
         return self.component.instantiate(self.params, **kwargs)
@@ -131,13 +137,32 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None) -> Pla
              task_labels[i], i)
         for i, t in enumerate(spec.tasks)
     ]
-    attack_labels = _unique([a.label or _default_label(a) for a in spec.attacks])
-    attacks = [resolve("attack", a, f"attacks[{i}]", attack_labels[i])
-               for i, a in enumerate(spec.attacks)]
+    attack_labels = _unique([a.label or _default_label(a) + (
+        f" from {a.source.label or _default_label(a.source)}" if a.source else "")
+        for a in spec.attacks])
+    attacks = []
+    for i, a in enumerate(spec.attacks):
+        attack = resolve("attack", a, f"attacks[{i}]", attack_labels[i])
+        if a.source is not None:
+            attack = replace(attack, source=resolve("model", a.source, f"attacks[{i}].source"))
+        attacks.append(attack)
+    # the stages joint attacks name in their params, checked like top-level attacks
+    staged = []
+    for a in attacks:
+        for name, ref, kind, needed in stages(a.params):
+            st = resolve(kind, ref, f"{a.path}.params.{name}")
+            if kind != "attack":
+                continue
+            modality = getattr(st.component.load(), "modality", "image")
+            if needed is not None and modality != needed:
+                raise IncompatibleComponentsError(
+                    f"'{st.name}' is a {modality} attack; this stage needs a {needed} attack",
+                    f"{st.path}.name")
+            staged.append(st)
     metrics = [resolve("metric", m, f"metrics[{i}]") for i, m in enumerate(spec.metrics)]
 
     warnings: list[str] = []
-    _check_compatibility(models, defenses, tasks, attacks, warnings)
+    _check_compatibility(models, defenses, tasks, attacks + staged, warnings)
 
     salt = {"seed": spec.run.seed, "precision": spec.run.precision}
     cells: list[Cell] = []

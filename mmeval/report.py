@@ -94,7 +94,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"spec hash `{results['spec_hash']}` · seed {results['seed']} · device {env['device']} · "
         f"torch {env['torch']} · " + ", ".join(f"{k} {v}" for k, v in sorted(results["versions"].items())),
         "",
-        "Shares in %, counts as they are, with 95% intervals (Wilson; bootstrap for asr-absolute).",
+        "Shares in %, counts as they are, with 95% intervals (Wilson; bootstrap for asr-absolute "
+        "and accuracy-drop).",
     ]
     kinds = list(dict.fromkeys(c["objective_kind"] for c in results["cells"]))
     for kind in kinds:
@@ -115,12 +116,61 @@ def render_markdown(results: dict[str, Any]) -> str:
                       for name in names]
             lines.append(f"| {row['model']} | {row['defense']} | {row['task']} | {row['attack']} | "
                          f"{n} | " + " | ".join(values) + f" | {status} |")
+    lines += _transfer_tables(results)
     for w in results["warnings"]:
         lines += ["", f"> warning: {w}"]
     lines += ["", "## Metric definitions", ""]
     lines += [f"- **{k}** ({v['scope']}): {v['definition']}"
               for k, v in results["metric_definitions"].items()]
     return "\n".join(lines) + "\n"
+
+
+#: the metrics of the source x target tables, per objective kind (those the spec computes)
+TRANSFER_METRICS = {"classification": ("robust-accuracy", "attack-success-rate"),
+                    "retrieval": ("tr@1 asr-relative", "ir@1 asr-relative", "tr@1", "ir@1")}
+
+
+def _transfer_tables(results: dict[str, Any]) -> list[str]:
+    """Where the spec has transfer attacks: per task and attack, a table with one row per source
+    model and one column per target model (white-box cells are their own model's source)."""
+    cells = [c for c in results["cells"] if c["definition"]["attack"]["name"] != "clean"]
+    if not any("source" in c["definition"]["attack"] for c in cells):
+        return []
+
+    def key(definition: dict[str, Any]) -> str:
+        return json.dumps(definition, sort_keys=True)
+
+    names = {key(c["definition"]["model"]): c["model"] for c in results["cells"]}
+    tables: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for c in cells:
+        attack = c["definition"]["attack"]
+        family = key({"name": attack["name"], "params": attack["params"]})
+        tables.setdefault((c["task"], c["defense"], family), []).append(c)
+    lines = ["", "## transfer (rows: source model, columns: target model)"]
+    for (task, defense, _), members in tables.items():
+        if not any("source" in c["definition"]["attack"] for c in members):
+            continue
+        kind = members[0]["objective_kind"]
+        metrics = [m for m in TRANSFER_METRICS.get(kind, ()) if m in results["metric_definitions"]]
+        sources = {}
+        for c in members:
+            src = c["definition"]["attack"].get("source", c["definition"]["model"])
+            sources.setdefault(key(src), names.get(key(src), f"{src['name']} {src['params']}"))
+        targets = list(dict.fromkeys(c["model"] for c in members))
+        attack = members[0]["definition"]["attack"]["name"]
+        for metric in metrics:
+            unit = results["metric_definitions"][metric]["unit"]
+            lines += ["", f"{task} · {defense} · `{attack}` · {metric}", "",
+                      "| source \\ target | " + " | ".join(targets) + " |",
+                      "|" + "---|" * (len(targets) + 1)]
+            for src_key, src_name in sources.items():
+                row = []
+                for target in targets:
+                    match = [c for c in members if c["model"] == target and key(
+                        c["definition"]["attack"].get("source", c["definition"]["model"])) == src_key]
+                    row.append(_fmt(match[0]["metrics"].get(metric), unit) if match else "—")
+                lines.append(f"| {src_name} | " + " | ".join(row) + " |")
+    return lines
 
 
 #: the metric plotted against eps for each objective kind

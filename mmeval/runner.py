@@ -20,13 +20,13 @@ from . import __version__
 from .data import Head
 from .errors import DataError, MmevalError, SpecError
 from .hookspecs import BatchEndEvent, CellEndEvent, RunEndEvent, RunStartEvent
-from .planning import Cell, Plan, plan
+from .planning import Cell, Plan, Resolved, plan
 from .plugins import PluginHost
 from .progress import progress
 from .protocols import Dataset, VLModel
 from .report import write_outputs
 from .seeding import BatchRandom, sample_seed
-from .spec import EvalSpec, validate_spec
+from .spec import EvalSpec, stable_hash, validate_spec
 from .store import Store, prepare_run_dir
 from .types import Batch, MetricValue, SampleRecord
 
@@ -132,6 +132,7 @@ class _Runner:
         self.plan, self.store, self.device, self.run_dir = the_plan, store, device, run_dir
         self.settings = the_plan.spec.run
         self.datasets: dict[int, Dataset] = {}
+        self.sources: dict[str, VLModel] = {}
 
     def dataset(self, cell: Cell) -> Dataset:
         if cell.task.index not in self.datasets:
@@ -183,9 +184,19 @@ class _Runner:
             event=CellEndEvent(self.run_dir, cell.id, cell.label, status, error))
 
     def _build_model(self, cell: Cell) -> VLModel:
-        model = cell.model.build()
-        if cell.defense is not None:
-            model = cell.defense.build().apply(model)
+        return self._build(cell.model, cell.defense)
+
+    def _source_model(self, source: Resolved) -> VLModel:
+        """The model a transfer attack is crafted on, built once per run."""
+        key = stable_hash(source.definition())
+        if key not in self.sources:
+            self.sources[key] = self._build(source, None)
+        return self.sources[key]
+
+    def _build(self, resolved: Resolved, defense: Resolved | None) -> VLModel:
+        model = resolved.build()
+        if defense is not None:
+            model = defense.build().apply(model)
         if isinstance(model, torch.nn.Module):
             model = model.to(self.device)
         model.eval()
@@ -201,6 +212,11 @@ class _Runner:
         objective = cell.task.objective.build()
         objective.prepare(model, dataset)
         attack = cell.attack.build()
+        crafter = _Crafter(model, objective)
+        if cell.attack.source is not None:  # transfer: crafted on the source, scored on the model
+            source = self._source_model(cell.attack.source)
+            crafter = _Crafter(source, cell.task.objective.build())
+            crafter.objective.prepare(source, dataset)
         bar = progress(total=total, initial=total - len(todo), desc=cell.label, unit="sample",
                        enabled=self.settings.progress)
         try:
@@ -210,7 +226,8 @@ class _Runner:
                 if len(set(batch.sample_ids)) != len(batch) or done & set(batch.sample_ids):
                     raise DataError(f"dataset '{cell.task.dataset.name}' yields duplicate "
                                     "sample ids; ids must be unique and stable")
-                self.store.append(self._batch_records(cell, model, objective, attack, batch))
+                self.store.append(self._batch_records(cell, model, objective, attack, batch,
+                                                      crafter))
                 done |= set(batch.sample_ids)
                 bar.update(len(batch))
                 self.plan.host.hook.mmeval_batch_end(event=BatchEndEvent(
@@ -220,13 +237,13 @@ class _Runner:
             bar.close()
 
     def _batch_records(self, cell: Cell, model: VLModel, objective: Any, attack: Any,
-                       batch: Batch) -> list[SampleRecord]:
+                       batch: Batch, crafter: _Crafter) -> list[SampleRecord]:
         seeds = [sample_seed(self.settings.seed, cell.id, s) for s in batch.sample_ids]
         rng = BatchRandom(seeds, self.device)
         with torch.no_grad():
             clean = objective.evaluate(model, batch.images, batch)
         with _autocast(self.device, self.settings.precision):
-            out = attack(model, batch, objective, rng)
+            out = attack(crafter.model, batch, crafter.objective, rng)
         adv_images = batch.images if out.images is None else out.images
         adv_batch = replace(batch, texts=batch.texts if out.texts is None else out.texts,
                             prompts=out.prompts)
@@ -238,6 +255,9 @@ class _Runner:
         cp, ap = clean.pred.tolist(), adv.pred.tolist()
         cc, ac = clean.correct.tolist(), adv.correct.tolist()
         extras: list[dict[str, Any]] = [{} for _ in range(len(batch))]
+        if cell.attack.source is not None:
+            for e in extras:
+                e.update(source=cell.attack.source.label, target=cell.model.label)
         for key, values in out.info.items():
             for i, v in enumerate(values):
                 extras[i][key] = v
@@ -256,6 +276,15 @@ class _Runner:
                     arrays[i][prefix + key] = v
         return [SampleRecord(cell.id, sid, labels[i], cp[i], ap[i], cc[i], ac[i], linf[i], l2[i],
                              extras[i], arrays[i]) for i, sid in enumerate(batch.sample_ids)]
+
+
+@dataclass(frozen=True)
+class _Crafter:
+    """The model an attack runs on and the objective prepared for it (the cell's own model, or a
+    transfer attack's source)."""
+
+    model: VLModel
+    objective: Any
 
 
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:

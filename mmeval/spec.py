@@ -38,6 +38,13 @@ class ComponentRef(_Strict):
         return {"name": data} if isinstance(data, str) else data
 
 
+class AttackSpec(ComponentRef):
+    """An attack; with ``source`` (a model) it is crafted on that model and the cell's model only
+    scores the result: the transfer setting (source x target)."""
+
+    source: ComponentRef | None = None
+
+
 class ModelSpec(ComponentRef):
     """A model, evaluated undefended (unless ``include_undefended`` is False) and with each defense."""
 
@@ -95,7 +102,7 @@ class EvalSpec(_Strict):
     name: str = Field(default="eval", pattern=r"^[A-Za-z0-9_.-]+$")
     models: list[ModelSpec] = Field(min_length=1)
     tasks: list[TaskSpec] = Field(min_length=1)
-    attacks: list[ComponentRef] = Field(min_length=1)
+    attacks: list[AttackSpec] = Field(min_length=1)
     metrics: list[ComponentRef] = Field(
         default_factory=lambda: [ComponentRef(**m) for m in DEFAULT_METRICS]
     )

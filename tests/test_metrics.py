@@ -3,7 +3,14 @@ import math
 import pytest
 
 from mmeval import SampleRecord, wilson
-from mmeval.metrics import AttackSuccessRate, CleanAccuracy, RobustAccuracy, WorstCaseRobustAccuracy
+from mmeval.metrics import (
+    AccuracyDrop,
+    AttackSuccessRate,
+    CleanAccuracy,
+    FoolingRate,
+    RobustAccuracy,
+    WorstCaseRobustAccuracy,
+)
 
 
 def rec(cell, sid, clean, adv):
@@ -42,3 +49,14 @@ def test_worst_case_is_pointwise_over_attacks_and_skips_incomplete_samples():
     same = [r for r in records if r.sample_id != "d"]
     for cell in ("pgd", "fgsm"):
         assert m.value <= RobustAccuracy().compute([r for r in same if r.cell_id == cell]).value
+
+
+def test_accuracy_drop_and_fooling_rate():
+    records = [rec("c", "a", True, True), rec("c", "b", True, False), rec("c", "d", False, False),
+               rec("c", "e", True, False)]
+    drop = AccuracyDrop().compute(records)
+    assert drop.value == pytest.approx(0.5) and drop.low <= 0.5 <= drop.high and drop.n == 4
+    preds = [SampleRecord("c", str(i), 0, 1, p, True, p == 1) for i, p in enumerate([1, 2, 3, 1])]
+    fooled = FoolingRate().compute(preds)
+    assert fooled.value == 0.5 and fooled.n == 4  # changed predictions, wherever they go
+    assert math.isnan(AccuracyDrop().compute([]).value)

@@ -8,6 +8,7 @@ the batch it is in; gradients are taken w.r.t. the perturbation only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar, Literal
 
 import torch
@@ -15,7 +16,7 @@ from pydantic import Field, model_validator
 
 from ..protocols import BatchRandomLike, Objective, VLModel
 from ..registry import Params
-from ..types import AttackOutput, Batch, ThreatModel
+from ..types import AttackOutput, Batch, Norm, ThreatModel
 from .base import Attack, project
 
 
@@ -35,6 +36,40 @@ class PGDParams(Params):
         return self
 
 
+def random_start(x: torch.Tensor, rng: BatchRandomLike, norm: Norm, eps: float,
+                 one_sided: bool = False) -> torch.Tensor:
+    """A random point of the ``norm`` ball around ``x`` (projected into [0, 1]). Linf: uniform in
+    [-eps, eps], or in [0, eps] with ``one_sided`` (the Co-Attack reference's start)."""
+    shape = tuple(x.shape[1:])
+    if norm == "linf":
+        u = rng.rand(*shape)
+        delta = (u if one_sided else 2 * u - 1) * eps
+    else:
+        direction = rng.randn(*shape)
+        direction = direction / direction.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+        delta = direction * eps * rng.rand(1).view(-1, 1, 1, 1)
+    return project(x, x + delta.to(x), norm, eps)
+
+
+def pgd_loop(x: torch.Tensor, start: torch.Tensor, loss: Callable[[torch.Tensor], torch.Tensor],
+             norm: Norm, eps: float, steps: int, step_size: float) -> torch.Tensor:
+    """``steps`` ascent steps on ``loss(adv) -> [B]`` (summed, so samples stay independent) from
+    ``start``, each projected onto the ``norm`` ball around ``x`` and [0, 1]; the last iterate.
+    Gradients are taken w.r.t. the input only."""
+    adv = start.detach()
+    for _ in range(steps):
+        adv.requires_grad_(True)
+        (grad,) = torch.autograd.grad(loss(adv).sum(), adv)
+        grad = grad.float()
+        if norm == "linf":
+            step = step_size * grad.sign()
+        else:
+            step = step_size * grad / grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+        with torch.no_grad():
+            adv = project(x, adv + step.to(adv), norm, eps)
+    return adv.detach()
+
+
 class PGD(Attack):
     """Untargeted PGD maximizing the objective's per-sample loss; returns the last iterate."""
 
@@ -46,25 +81,6 @@ class PGD(Attack):
     def threat_model(self) -> ThreatModel:
         return ThreatModel("image", self.params.norm, self.params.eps)
 
-    def _step(self, grad: torch.Tensor, alpha: float) -> torch.Tensor:
-        if self.params.norm == "linf":
-            return alpha * grad.sign()
-        norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
-        return alpha * grad / norm
-
-    def _init(self, x: torch.Tensor, rng: BatchRandomLike) -> torch.Tensor:
-        p = self.params
-        if not p.random_start:
-            return x.clone()
-        shape = tuple(x.shape[1:])
-        if p.norm == "linf":
-            delta = (2 * rng.rand(*shape) - 1) * p.eps
-        else:
-            direction = rng.randn(*shape)
-            direction = direction / direction.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
-            delta = direction * p.eps * rng.rand(1).view(-1, 1, 1, 1)
-        return project(x, x + delta.to(x), p.norm, p.eps)
-
     def run(self, model: VLModel, batch: Batch, objective: Objective,
             rng: BatchRandomLike) -> AttackOutput:
         p = self.params
@@ -72,11 +88,7 @@ class PGD(Attack):
         if p.eps == 0:
             return AttackOutput(images=x.clone())
         alpha = p.step_size if p.step_size is not None else 2.5 * p.eps / max(p.steps, 1)
-        adv = self._init(x, rng)
-        for _ in range(p.steps):
-            adv.requires_grad_(True)
-            loss = objective.loss(model, adv, batch).sum()
-            (grad,) = torch.autograd.grad(loss, adv)
-            with torch.no_grad():
-                adv = project(x, adv + self._step(grad.float(), alpha), p.norm, p.eps)
-        return AttackOutput(images=adv.detach())
+        start = random_start(x, rng, p.norm, p.eps) if p.random_start else x.clone()
+        adv = pgd_loop(x, start, lambda a: objective.loss(model, a, batch), p.norm, p.eps, p.steps,
+                       alpha)
+        return AttackOutput(images=adv)

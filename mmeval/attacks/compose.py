@@ -1,0 +1,50 @@
+"""Components made of other registered components. A joint attack names its stages in its
+params — ``stage("textattack/bert-attack-vlm", modality="text")`` — and an attack that trains on
+data names a dataset — ``component("dataset", "shapes")`` — so plugins compose through registry
+names and never import each other. ``plan()`` resolves every such field at its path (for example
+``attacks[2].params.text_attack.name``) and checks a stage's modality before anything is computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..plugins import get_host
+from ..registry import Kind
+from ..spec import ComponentRef
+from ..types import Modality
+
+STAGE_KEY = "mmeval_component"
+
+
+def component(kind: Kind, default: str | dict[str, Any], *, description: str = "",
+              modality: Modality | None = None) -> Any:
+    """A Params field holding a registered component of ``kind`` (a name or ``{"name",
+    "params"}``), resolved and validated by ``plan()`` at its field path."""
+    return Field(default_factory=lambda: ComponentRef.model_validate(default),
+                 description=description or f"a registered {kind}",
+                 json_schema_extra={STAGE_KEY: {"kind": kind, "modality": modality}})
+
+
+def stage(default: str | dict[str, Any], *, modality: Modality, description: str = "") -> Any:
+    """A Params field holding a registered attack whose modality must be ``modality``."""
+    return component("attack", default, modality=modality,
+                     description=description or f"a registered {modality} attack")
+
+
+def stages(params: BaseModel) -> Iterator[tuple[str, ComponentRef, Kind, str | None]]:
+    """``(field name, reference, kind, required modality)`` of every component field of ``params``."""
+    for name, info in type(params).model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and STAGE_KEY in extra:
+            spec = extra[STAGE_KEY]
+            yield name, getattr(params, name), spec["kind"], spec["modality"]
+
+
+def build_stage(ref: ComponentRef, kind: Kind = "attack") -> Any:
+    """Instantiate the component a component field names (validated again; plan() did it first)."""
+    found = get_host().registry.get(kind, ref.name)
+    return found.instantiate(found.validate_params(ref.params, f"{kind} '{ref.name}' params"))
