@@ -1,0 +1,1 @@
+"""mmeval-multimodal: joint image+text attacks and the AdvCLIP universal patch."""

@@ -1,0 +1,58 @@
+"""Co-Attack (Zhang, Yi, Sang, "Towards Adversarial Attack on Vision-Language Pre-training
+Models", ACM MM 2022), the unimodal-embedding form used for CLIP.
+
+Text first: the text stage (by default the BERT-Attack variant) perturbs the texts. Then the image
+is attacked with Linf PGD maximising, per sample,
+``KL(softmax(v) || softmax(v')) + alpha * mean_j KL(softmax(u'_j) || softmax(v'))`` where ``v`` and
+``v'`` are the clean and adversarial image embeddings and ``u'_j`` the embeddings of the sample's
+adversarial texts (softmax over embedding dimensions, fp32: in fp16 the KL underflows). Defaults:
+eps 2/255, 10 steps of 1.25 * eps / steps, alpha 3; the last iterate is returned.
+
+Deviations, explicit: the reference pairs one image with one caption and keeps the image crafted
+for its last caption; here an image with several captions is attacked once, against the mean of
+its captions' terms. For zero-shot classification the paired text is the (adversarial) prompt of
+the image's true class. The reference starts from the one-sided ``eps * U(0, 1)``; that start is
+``init="one-sided"``, the default is the usual two-sided ``U(-eps, eps)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from mmeval import AttackOutput, Batch, pgd_loop, random_start
+
+from .joint import JointAttack, JointParams, embed_sets, joined, kl, log_softmax32, paired_texts, per_sample
+
+
+class CoAttackParams(JointParams):
+    alpha: float = Field(default=3.0, ge=0.0, description="weight of the adversarial-text term")
+    step_size: float | None = Field(default=None, gt=0.0, description="default 1.25 * eps / steps")
+    init: Literal["uniform", "one-sided", "none"] = Field(
+        default="uniform", description="random start: U(-eps, eps), the reference's eps*U(0, 1), or none")
+
+
+class CoAttack(JointAttack):
+    """Text stage, then PGD on the image guided by the clean image and the adversarial texts."""
+
+    Params = CoAttackParams
+    params: CoAttackParams
+
+    def run(self, model: Any, batch: Batch, objective: Any, rng: Any) -> AttackOutput:
+        p = self.params
+        x = batch.images
+        text = self.text_stage(model, batch, objective, rng)
+        u, owner = embed_sets(model, paired_texts(model, batch, objective, text))
+        log_u = log_softmax32(u)
+        log_v = log_softmax32(model.encode_image(x).detach())
+
+        def loss(adv):
+            log_adv = log_softmax32(model.encode_image(adv))
+            guided = per_sample(kl(log_u, log_adv[owner]), owner, len(x), mean=True)
+            return kl(log_v, log_adv) + p.alpha * guided
+
+        start = x.clone() if p.init == "none" else random_start(x, rng, "linf", p.eps,
+                                                                one_sided=p.init == "one-sided")
+        step = p.step_size or 1.25 * p.eps / max(p.steps, 1)
+        return joined(pgd_loop(x, start, loss, "linf", p.eps, p.steps, step), text)

@@ -1,0 +1,90 @@
+"""What the joint image+text attacks share: a text stage named in the params (any registered text
+attack, by default the Co-Attack/SGA/MMCoA BERT-Attack variant), a threat model joining the text
+stage's word budget with the image budget, and the texts each sample is paired with — its
+(adversarial) captions for retrieval, the (adversarial) prompt of its true class for zero-shot
+classification. Embedding-space losses are computed in fp32.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from mmeval import Attack, AttackOutput, Batch, ComponentRef, Params, ThreatModel, build_stage, stage
+
+TEXT_STAGE = "textattack/bert-attack-vlm"
+
+
+class JointParams(Params):
+    eps: float = Field(default=2 / 255, ge=0.0, le=1.0, description="Linf radius in [0, 1] pixels")
+    steps: int = Field(default=10, ge=0, description="image attack iterations")
+    text_attack: ComponentRef = stage(TEXT_STAGE, modality="text",
+                                      description="the registered text attack of the text stage")
+
+
+class JointAttack(Attack):
+    """Base of the image+text attacks: builds the text stage once and declares the joint threat
+    model (Linf ``eps`` ball on the image, the text stage's word budget on the texts)."""
+
+    modality: ClassVar = "image+text"
+    objectives: ClassVar[tuple[str, ...] | None] = ("classification", "retrieval")
+    uses_gradients: ClassVar[bool] = True
+
+    def __init__(self, params: Params | None = None) -> None:
+        super().__init__(params)
+        self.text_stage = build_stage(self.params.text_attack)
+
+    def image_budget(self) -> tuple[str, float]:
+        """(norm, eps) of the image side."""
+        return "linf", self.params.eps
+
+    @property
+    def threat_model(self) -> ThreatModel:
+        norm, eps = self.image_budget()
+        text = self.text_stage.threat_model
+        return ThreatModel("image+text", norm, eps, text.max_words,  # type: ignore[arg-type]
+                           text.max_word_fraction)
+
+
+def paired_texts(model: Any, batch: Batch, objective: Any, text: AttackOutput) -> list[list[str]]:
+    """The texts each sample's image is paired with, after the text stage ``text``."""
+    if objective.kind == "retrieval":
+        return [list(t) for t in (text.texts or batch.texts)]
+    prompts = text.prompts or (objective.prompts,) * len(batch)
+    labels = objective.labels(model, batch).tolist()
+    return [[prompts[i][y]] for i, y in enumerate(labels)]
+
+
+def embed_sets(model: Any, sets: list[list[str]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """fp32 embeddings of every text of ``sets`` (no gradient) and the sample each belongs to."""
+    flat = [t for texts in sets for t in texts]
+    owner = torch.tensor([i for i, texts in enumerate(sets) for _ in texts])
+    with torch.no_grad():
+        emb = model.encode_text(flat).float()
+    return emb, owner.to(emb.device)
+
+
+def per_sample(values: torch.Tensor, owner: torch.Tensor, n: int, mean: bool = False) -> torch.Tensor:
+    """Sum (or mean) of per-text ``values`` over each sample's texts: ``[n]``."""
+    out = torch.zeros(n, device=values.device, dtype=values.dtype).index_add(0, owner, values)
+    if mean:
+        out = out / torch.bincount(owner, minlength=n).clamp_min(1).to(values)
+    return out
+
+
+def kl(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    """Row-wise KL(p || q) from log-probabilities over embedding dimensions (Co-Attack's loss)."""
+    return (log_p.exp() * (log_p - log_q)).sum(dim=-1)
+
+
+def log_softmax32(emb: torch.Tensor) -> torch.Tensor:
+    return F.log_softmax(emb.float(), dim=-1)
+
+
+def joined(images: torch.Tensor, text: AttackOutput, **info: list[Any]) -> AttackOutput:
+    """The joint output: adversarial images with the text stage's texts or prompts and records."""
+    return AttackOutput(images=images, texts=text.texts, prompts=text.prompts,
+                        info={**text.info, **info})

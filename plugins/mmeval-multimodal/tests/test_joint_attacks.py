@@ -1,0 +1,174 @@
+"""Sep-Attack, Co-Attack and SGA on the tiny CLIP + tiny MLM: threat model, determinism, the SGA
+reduction to PGD, stage validation, and end to end through mmeval on both objectives."""
+
+import difflib
+
+import pytest
+import torch
+from mmeval_multimodal.co_attack import CoAttack, CoAttackParams
+from mmeval_multimodal.sga import SGA, SGAParams
+
+from mmeval import (
+    Batch,
+    BatchRandom,
+    IncompatibleComponentsError,
+    SpecError,
+    build_stage,
+    evaluate,
+    get_host,
+    plan,
+)
+from mmeval.attacks.pgd import PGD, PGDParams
+from mmeval.data.shapes import ShapesDataset, ShapesParams
+from mmeval.objectives.retrieval import Retrieval
+from mmeval.objectives.zero_shot import ZeroShotClassification
+from mmeval.store import Store
+from mmeval.zoo.tiny_clip import TinyCLIP
+
+EPS = 2 / 255
+ATTACKS = ["multimodal/sep-attack", "multimodal/co-attack", "multimodal/sga"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return TinyCLIP().eval()
+
+
+def task(model, kind):
+    data = ShapesDataset(ShapesParams(n=6, seed=3))
+    objective = ZeroShotClassification() if kind == "classification" else Retrieval()
+    objective.prepare(model, data)
+    return Batch.collate([data[i] for i in range(len(data))]), objective
+
+
+def words_changed(a: str, b: str) -> int:
+    ops = difflib.SequenceMatcher(a=a.split(), b=b.split(), autojunk=False).get_opcodes()
+    return sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal")
+
+
+def attack(name, **params):
+    return get_host().registry.get("attack", name).build(params)
+
+
+@pytest.mark.parametrize("kind", ["classification", "retrieval"])
+@pytest.mark.parametrize("name", ATTACKS)
+def test_within_budget_and_deterministic(model, name, kind):
+    batch, objective = task(model, kind)
+    seeds = list(range(len(batch)))
+    out = attack(name)(model, batch, objective, BatchRandom(seeds))
+    again = attack(name)(model, batch, objective, BatchRandom(seeds))
+    x = batch.images
+    assert out.images is not None and out.images.shape == x.shape
+    assert (out.images - x).abs().max() <= EPS + 1e-6
+    assert out.images.min() >= 0 and out.images.max() <= 1
+    assert (out.images != x).any()
+    assert torch.equal(out.images, again.images) and out.texts == again.texts
+    assert out.prompts == again.prompts
+    if kind == "retrieval":
+        assert out.prompts is None and out.texts is not None
+        pairs = [(a, b) for old, new in zip(batch.texts, out.texts, strict=True)
+                 for a, b in zip(old, new, strict=True)]
+    else:
+        assert out.texts is None and out.prompts is not None
+        pairs = [(a, b) for ps in out.prompts for a, b in zip(objective.prompts, ps, strict=True)]
+    assert all(words_changed(a, b) <= 1 for a, b in pairs)
+    assert any(a != b for a, b in pairs)
+    assert len(out.info["words_changed"]) == len(batch)
+
+
+class CosineToTexts:
+    """The loss of SGA's image step with a single view: minus the summed cosine between each
+    image and its texts' embeddings."""
+
+    kind = "classification"
+
+    def __init__(self, texts, owner):
+        self.texts, self.owner = texts, owner
+
+    def loss(self, model, images, batch):
+        cos = (model.encode_image(images).float()[self.owner] * self.texts).sum(dim=-1)
+        return -torch.zeros(len(images)).index_add(0, self.owner, cos)
+
+
+@pytest.mark.parametrize("kind", ["classification", "retrieval"])
+def test_sga_without_scales_is_pgd_on_its_cosine_loss(model, kind):
+    from mmeval_multimodal.joint import embed_sets, paired_texts
+
+    batch, objective = task(model, kind)
+    seeds = [7 * i for i in range(len(batch))]
+    sga = SGA(SGAParams(scales=[]))
+    first = sga.text_stage(model, batch, objective, BatchRandom(seeds))
+    u, owner = embed_sets(model, paired_texts(model, batch, objective, first))
+    pgd = PGD(PGDParams(eps=EPS, steps=10, step_size=0.5 / 255))
+    expected = pgd(model, batch, CosineToTexts(u, owner), BatchRandom(seeds)).images
+    got = sga(model, batch, objective, BatchRandom(seeds)).images
+    assert torch.equal(got, expected)
+    with_scales = SGA()(model, batch, objective, BatchRandom(seeds)).images
+    assert not torch.equal(with_scales, expected)  # the scaled views change the gradient
+
+
+def test_sga_views_are_five_per_image(model):
+    x = torch.rand(3, 3, 48, 48)
+    views = SGA().views(x, BatchRandom([1, 2, 3]))
+    assert len(views) == 5 and all(v.shape == x.shape for v in views)
+    assert torch.equal(views[0], x)
+
+
+def test_co_attack_one_sided_start_and_loss_ascent(model):
+    batch, objective = task(model, "retrieval")
+    seeds = list(range(len(batch)))
+    start = CoAttack(CoAttackParams(steps=0, init="one-sided"))(model, batch, objective,
+                                                                BatchRandom(seeds)).images
+    delta = start - batch.images
+    assert (delta >= 0).all() and delta.max() > 0  # eps * U(0, 1), clamped into [0, 1]
+    two_sided = CoAttack(CoAttackParams(steps=0))(model, batch, objective, BatchRandom(seeds)).images
+    assert ((two_sided - batch.images) < 0).any()
+    zero = CoAttack(CoAttackParams(eps=0.0))(model, batch, objective, BatchRandom(seeds)).images
+    assert torch.equal(zero, batch.images)
+
+
+def test_stages_are_validated_at_their_field_path():
+    spec = {"models": ["mmeval/toy-vlm"], "tasks": ["toy"],
+            "attacks": [{"name": "multimodal/co-attack",
+                         "params": {"text_attack": {"name": "textatack/bert-attack-vlm"}}}]}
+    with pytest.raises(SpecError, match="did you mean") as err:
+        plan(spec)
+    assert err.value.path == "attacks[0].params.text_attack.name"
+    spec["attacks"][0]["params"]["text_attack"] = "mmeval/pgd"
+    with pytest.raises(IncompatibleComponentsError, match="needs a text attack") as err:
+        plan(spec)
+    assert err.value.path == "attacks[0].params.text_attack.name"
+    spec["attacks"][0] = {"name": "multimodal/sep-attack",
+                          "params": {"image_attack": {"name": "mmeval/pgd", "params": {"eps": -1}}}}
+    with pytest.raises(SpecError) as err:
+        plan(spec)
+    assert err.value.path == "attacks[0].params.image_attack.params.eps"
+
+
+def test_stage_is_the_registered_attack():
+    stage = build_stage(SGAParams().text_attack)
+    assert type(stage).__name__ == "VLMBertAttack"
+
+
+def test_end_to_end_on_both_objectives(tmp_path):
+    spec = {"name": "joint", "models": ["zoo/tiny-clip-shapes"],
+            "tasks": [{"dataset": {"name": "shapes", "params": {"n": 8, "classes": "shape"}},
+                       "label": "s10"},
+                      {"dataset": {"name": "shapes", "params": {"n": 8}}, "objective": "retrieval",
+                       "label": "ret"}],
+            "attacks": ["clean", *ATTACKS],
+            "run": {"batch_size": 4, "progress": False}}
+    result = evaluate(spec, out=tmp_path)
+    assert {c["status"] for c in result.cells} == {"done"}, [c["error"] for c in result.cells]
+    for name in ATTACKS:
+        assert result.metric("robust-accuracy", task="s10", attack=name).value < \
+            result.metric("robust-accuracy", task="s10", attack="clean").value
+        for d in ("tr", "ir"):
+            asr = result.metric(f"{d}@1 asr-relative", task="ret", attack=name)
+            assert 0 <= asr.value <= 1
+    with Store(tmp_path) as store:
+        for c in result.cells:
+            for r in store.records(c["id"]):
+                assert r.linf <= EPS + 1e-6
+                if c["attack"] != "clean":
+                    assert r.extra["words_changed"] <= (5 if c["task"] == "ret" else 1)
