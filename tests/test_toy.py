@@ -1,5 +1,9 @@
+import socket
+
+import pytest
 import torch
 
+from mmeval.testing.network import no_network
 from mmeval.testing.toy import ToyVLM, ToyVLMParams
 
 
@@ -27,3 +31,14 @@ def test_different_seeds_give_different_worlds(toy_batch):
     a = ToyVLM(ToyVLMParams(seed=0)).eval().encode_image(toy_batch.images[:4])
     b = ToyVLM(ToyVLMParams(seed=1)).eval().encode_image(toy_batch.images[:4])
     assert not torch.allclose(a, b)
+
+
+
+def test_no_network_refuses_remote_connections_only():
+    original = socket.socket.connect
+    with no_network():
+        with socket.socket() as s, pytest.raises(OSError, match="network blocked"):
+            s.connect(("192.0.2.1", 80))
+        with socket.socket() as s, pytest.raises(ConnectionRefusedError):  # local: really tried
+            s.connect(("127.0.0.1", 1))
+    assert socket.socket.connect is original
