@@ -28,6 +28,7 @@ from .errors import (
 )
 from .hookspecs import hookimpl
 from .metrics import wilson
+from .objectives.contrastive import InBatchMatching, contrastive_loss, text_owners
 from .planning import Plan, plan
 from .plugins import PluginHost, get_host
 from .protocols import ClassifierObjective, InputSpec, VLModel
@@ -36,6 +37,16 @@ from .report import recompute
 from .runner import RunResult, evaluate
 from .seeding import BatchRandom
 from .spec import AttackSpec, ComponentRef, EvalSpec, ModelSpec, RunSettings, TaskSpec, load_spec
+from .training import (
+    ClassPrompts,
+    TrainResult,
+    TrainSpec,
+    WeightDefense,
+    WeightDefenseParams,
+    load_train_spec,
+    train,
+    trained_model,
+)
 from .types import AttackOutput, Batch, MetricValue, Outcome, Sample, SampleRecord, ThreatModel
 
 
@@ -55,11 +66,13 @@ __all__ = [
     "AttackSpec",
     "Batch",
     "BatchRandom",
+    "ClassPrompts",
     "ClassifierObjective",
     "ComponentRef",
     "DataError",
     "DuplicateComponentError",
     "EvalSpec",
+    "InBatchMatching",
     "IncompatibleComponentsError",
     "InputSpec",
     "MetricValue",
@@ -81,18 +94,24 @@ __all__ = [
     "TaskSpec",
     "ThreatModel",
     "ThreatModelViolation",
+    "TrainResult",
+    "TrainSpec",
     "UnknownComponentError",
     "VLModel",
+    "WeightDefense",
+    "WeightDefenseParams",
     "__version__",
     "attack_mode",
     "build_stage",
     "component",
+    "contrastive_loss",
     "create_model",
     "evaluate",
     "get_host",
     "hookimpl",
     "list_components",
     "load_spec",
+    "load_train_spec",
     "pgd_loop",
     "plan",
     "project",
@@ -100,6 +119,9 @@ __all__ = [
     "recompute",
     "stage",
     "stages",
+    "text_owners",
+    "train",
+    "trained_model",
     "verify_output",
     "wilson",
 ]

@@ -18,6 +18,8 @@ def mmeval_register_models(registry: KindRegistry) -> None:
                  description="transformers SiglipModel from a model id or local directory")
     registry.add("zoo/tiny-clip-shapes", "mmeval.zoo.tiny_clip:TinyCLIP",
                  description="Tiny open_clip CLIP trained offline on shapes (built on first use)")
+    registry.add("zoo/tiny-classifier-shapes", "mmeval.zoo.tiny_classifier:TinyClassifier",
+                 description="CNN image classifier of the 10 shapes (no text side; built on first use)")
 
 
 @hookimpl

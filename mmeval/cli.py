@@ -27,6 +27,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", help="cpu, cuda, cuda:N or auto")
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
+    tr = sub.add_parser("train", help="fine-tune a model with a weight defense (resumes into an "
+                        "existing --out); under torchrun: torchrun --nproc-per-node N -m mmeval train SPEC")
+    tr.add_argument("spec", help="train.py (exporting SPEC, a TrainSpec), train.py:NAME or .json")
+    tr.add_argument("--out", help="output directory (default: the spec's output_dir)")
+    tr.add_argument("--device", help="cpu, cuda, cuda:N or auto")
+    tr.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
     val = sub.add_parser("validate", help="check a spec and print its cells, without computing")
     val.add_argument("spec")
 
@@ -61,6 +68,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if failed:
         print(f"{len(failed)} cell(s) failed; see report.md", file=sys.stderr)
         return 1
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import json
+
+    from .training import load_train_spec, train
+
+    spec = load_train_spec(args.spec)
+    if args.no_progress:
+        spec = spec.model_copy(update={"progress": False})
+    result = train(spec, out=args.out, device=args.device)
+    for e in result.epochs:
+        print(f"epoch {e['epoch']}: loss {e['loss']:.4f}, {e['samples_per_s']} samples/s")
+    print(f"trained model: {json.dumps(result.model)}")
+    print(f"log: {result.output_dir / 'train.json'}")
     return 0
 
 
@@ -126,7 +149,7 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "list": _cmd_list,
+COMMANDS = {"run": _cmd_run, "train": _cmd_train, "validate": _cmd_validate, "list": _cmd_list,
             "plugins": _cmd_plugins, "report": _cmd_report, "zoo": _cmd_zoo}
 
 

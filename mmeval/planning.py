@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from .attacks.compose import stages
 from .errors import IncompatibleComponentsError, SpecError
 from .plugins import PluginHost, get_host
-from .registry import Component, Kind
+from .registry import Component, ComponentRegistry, Kind
 from .spec import ComponentRef, EvalSpec, stable_hash, validate_spec
 
 
@@ -106,6 +106,32 @@ def _unique(labels: list[str]) -> list[str]:
     return out
 
 
+def resolve_ref(registry: ComponentRegistry, kind: Kind, ref: ComponentRef, path: str,
+                label: str | None = None) -> Resolved:
+    """``ref`` resolved against ``registry`` with validated params; errors name ``path``."""
+    comp = registry.get(kind, ref.name, f"{path}.name")
+    comp.check_variant(f"{path}.name")
+    params = comp.validate_params(ref.params, f"{path}.params")
+    return Resolved(comp, params, ref.label or label or _default_label(ref), path)
+
+
+def resolve_stages(registry: ComponentRegistry, owner: Resolved) -> list[Resolved]:
+    """The attack stages ``owner``'s params name (every component field is resolved and
+    validated at its path; an attack stage's modality must be the one the field asks for)."""
+    staged = []
+    for name, ref, kind, needed in stages(owner.params):
+        st = resolve_ref(registry, kind, ref, f"{owner.path}.params.{name}")
+        if kind != "attack":
+            continue
+        modality = getattr(st.component.load(), "modality", "image")
+        if needed is not None and modality != needed:
+            raise IncompatibleComponentsError(
+                f"'{st.name}' is a {modality} attack; this stage needs a {needed} attack",
+                f"{st.path}.name")
+        staged.append(st)
+    return staged
+
+
 def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None) -> Plan:
     """Validate ``spec`` completely and expand it into cells; raises SpecError with a field path."""
     spec = validate_spec(spec)
@@ -113,10 +139,7 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None) -> Pla
     registry = host.registry
 
     def resolve(kind: Kind, ref: ComponentRef, path: str, label: str | None = None) -> Resolved:
-        comp = registry.get(kind, ref.name, f"{path}.name")
-        comp.check_variant(f"{path}.name")
-        params = comp.validate_params(ref.params, f"{path}.params")
-        return Resolved(comp, params, ref.label or label or _default_label(ref), path)
+        return resolve_ref(registry, kind, ref, path, label)
 
     model_labels = _unique([m.label or _default_label(m) for m in spec.models])
     models = [resolve("model", m, f"models[{i}]", model_labels[i]) for i, m in enumerate(spec.models)]
@@ -129,6 +152,14 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None) -> Pla
         if not opts:
             raise SpecError("include_undefended is False and no defenses are listed",
                             f"models[{i}].defenses")
+        for d in opts:
+            if d is None:
+                continue
+            resolve_stages(registry, d)
+            if (getattr(d.component.load(), "kind", None) == "weights"
+                    and not getattr(d.params, "checkpoint", "given")):
+                raise SpecError("a weight defense is evaluated from the checkpoint `mmeval train` "
+                                "wrote with it; pass that path", f"{d.path}.params.checkpoint")
     task_labels = _unique([t.label or t.dataset.label or _default_label(t.dataset)
                            for t in spec.tasks])
     tasks = [
@@ -147,18 +178,7 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None) -> Pla
             attack = replace(attack, source=resolve("model", a.source, f"attacks[{i}].source"))
         attacks.append(attack)
     # the stages joint attacks name in their params, checked like top-level attacks
-    staged = []
-    for a in attacks:
-        for name, ref, kind, needed in stages(a.params):
-            st = resolve(kind, ref, f"{a.path}.params.{name}")
-            if kind != "attack":
-                continue
-            modality = getattr(st.component.load(), "modality", "image")
-            if needed is not None and modality != needed:
-                raise IncompatibleComponentsError(
-                    f"'{st.name}' is a {modality} attack; this stage needs a {needed} attack",
-                    f"{st.path}.name")
-            staged.append(st)
+    staged = [st for a in attacks for st in resolve_stages(registry, a)]
     metrics = [resolve("metric", m, f"metrics[{i}]") for i, m in enumerate(spec.metrics)]
 
     warnings: list[str] = []

@@ -48,6 +48,25 @@ class VLModel(Protocol):
 
 
 @runtime_checkable
+class ImageClassifier(Protocol):
+    """A plain image classifier over ``class_names`` (no text side), e.g. the classifier branch of
+    Multi-Shield. Zero-shot classification scores it by its own logits; images as for VLModel."""
+
+    input_spec: InputSpec
+    capabilities: frozenset[str]
+    class_names: Sequence[str]
+    training: bool
+
+    def classify(self, images: torch.Tensor) -> torch.Tensor: ...
+
+    def eval(self) -> ImageClassifier: ...
+
+    def train(self, mode: bool = True) -> ImageClassifier: ...
+
+    def parameters(self) -> Iterator[torch.nn.Parameter]: ...
+
+
+@runtime_checkable
 class Dataset(Protocol):
     """An indexable dataset with stable sample ids (resume and sharding rely on them)."""
 

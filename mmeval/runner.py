@@ -212,10 +212,13 @@ class _Runner:
         objective = cell.task.objective.build()
         objective.prepare(model, dataset)
         attack = cell.attack.build()
-        crafter = _Crafter(model, objective)
+        crafter = _Crafter(model, objective, cell.id)
         if cell.attack.source is not None:  # transfer: crafted on the source, scored on the model
             source = self._source_model(cell.attack.source)
-            crafter = _Crafter(source, cell.task.objective.build())
+            # seeded by what crafts the points, so every target scores the same adversarial inputs
+            key = "t-" + stable_hash({k: v for k, v in cell.definition().items()
+                                      if k not in ("model", "defense")})
+            crafter = _Crafter(source, cell.task.objective.build(), key)
             crafter.objective.prepare(source, dataset)
         bar = progress(total=total, initial=total - len(todo), desc=cell.label, unit="sample",
                        enabled=self.settings.progress)
@@ -238,7 +241,7 @@ class _Runner:
 
     def _batch_records(self, cell: Cell, model: VLModel, objective: Any, attack: Any,
                        batch: Batch, crafter: _Crafter) -> list[SampleRecord]:
-        seeds = [sample_seed(self.settings.seed, cell.id, s) for s in batch.sample_ids]
+        seeds = [sample_seed(self.settings.seed, crafter.seed_key, s) for s in batch.sample_ids]
         rng = BatchRandom(seeds, self.device)
         with torch.no_grad():
             clean = objective.evaluate(model, batch.images, batch)
@@ -274,6 +277,9 @@ class _Runner:
             for key, values in outcome.arrays.items():
                 for i, v in enumerate(values):
                     arrays[i][prefix + key] = v
+            for key, values in outcome.info.items():
+                for i, v in enumerate(values):
+                    extras[i][prefix + key] = v
         return [SampleRecord(cell.id, sid, labels[i], cp[i], ap[i], cc[i], ac[i], linf[i], l2[i],
                              extras[i], arrays[i]) for i, sid in enumerate(batch.sample_ids)]
 
@@ -285,6 +291,8 @@ class _Crafter:
 
     model: VLModel
     objective: Any
+    #: what per-sample attack seeds derive from (the cell, or for transfer what crafts the points)
+    seed_key: str
 
 
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:

@@ -12,7 +12,7 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -66,6 +66,17 @@ class TaskSpec(_Strict):
         return {"dataset": data} if isinstance(data, str) else data
 
 
+def check_device(v: str) -> str:
+    """``v`` if it names a torch device (or ``auto``)."""
+    if v == "auto":
+        return v
+    try:
+        torch.device(v)
+    except (RuntimeError, ValueError):
+        raise ValueError("not a torch device; use cpu, cuda, cuda:N or auto") from None
+    return v
+
+
 class RunSettings(_Strict):
     """How to run: device (``cpu``, ``cuda``, ``cuda:1``, ``auto``), batch size, seed, precision."""
 
@@ -76,16 +87,7 @@ class RunSettings(_Strict):
     fail_fast: bool = False
     progress: bool = True
 
-    @field_validator("device")
-    @classmethod
-    def _device(cls, v: str) -> str:
-        if v == "auto":
-            return v
-        try:
-            torch.device(v)
-        except (RuntimeError, ValueError):
-            raise ValueError("not a torch device; use cpu, cuda, cuda:N or auto") from None
-        return v
+    _device = field_validator("device")(lambda v: check_device(v))
 
 
 DEFAULT_METRICS: list[dict[str, Any]] = [
@@ -125,19 +127,24 @@ def stable_hash(obj: Any, n: int = 16) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:n]
 
 
-def validate_spec(data: EvalSpec | dict[str, Any]) -> EvalSpec:
-    if isinstance(data, EvalSpec):
+S = TypeVar("S", bound=BaseModel)
+
+
+def validate_spec(data: Any, cls: type[S] = EvalSpec) -> S:  # type: ignore[assignment]
+    """``data`` (a ``cls`` instance or a dict) as a validated ``cls``; SpecError with the field path."""
+    if isinstance(data, cls):
         return data
     if not isinstance(data, dict):
-        raise SpecError(f"a spec must be an EvalSpec or a dict, got {type(data).__name__}")
+        raise SpecError(f"a spec must be a {cls.__name__} or a dict, got {type(data).__name__}")
     try:
-        return EvalSpec.model_validate(data)
+        return cls.model_validate(data)
     except ValidationError as exc:
         raise spec_error_from(exc) from None
 
 
-def load_spec(source: str | Path) -> EvalSpec:
-    """Load ``file.py`` (its ``SPEC``), ``file.py:NAME`` or ``file.json`` into a validated EvalSpec."""
+def load_spec(source: str | Path, cls: type[S] = EvalSpec) -> S:  # type: ignore[assignment]
+    """Load ``file.py`` (its ``SPEC``), ``file.py:NAME`` or ``file.json`` into a validated ``cls``
+    (an :class:`EvalSpec` unless told otherwise, e.g. a TrainSpec)."""
     text = str(source)
     attr = "SPEC"
     if ":" in Path(text).name:
@@ -150,7 +157,7 @@ def load_spec(source: str | Path) -> EvalSpec:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SpecError(f"'{path}' is not valid JSON: {exc}") from None
-        return validate_spec(data)
+        return validate_spec(data, cls)
     if path.suffix != ".py":
         raise SpecError(f"spec file '{path}' must end in .py or .json")
     module_name = f"_mmeval_spec_{stable_hash(str(path.resolve()), 8)}"
@@ -169,5 +176,6 @@ def load_spec(source: str | Path) -> EvalSpec:
     finally:
         sys.modules.pop(module_name, None)
     if not hasattr(module, attr):
-        raise SpecError(f"'{path}' defines no '{attr}'; export the spec as {attr} = EvalSpec(...)")
-    return validate_spec(getattr(module, attr))
+        raise SpecError(f"'{path}' defines no '{attr}'; export the spec as "
+                        f"{attr} = {cls.__name__}(...)")
+    return validate_spec(getattr(module, attr), cls)

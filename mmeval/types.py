@@ -86,11 +86,14 @@ class AttackOutput:
 @dataclass(frozen=True)
 class Outcome:
     """An objective's verdict on a batch: predicted index and whether it is correct, both ``[B]``;
-    ``arrays`` holds per-sample tensors to journal (e.g. embeddings for gallery metrics)."""
+    ``arrays`` holds per-sample tensors to journal (e.g. embeddings for gallery metrics), ``info``
+    per-sample values (lists of length B) that go into records as ``clean_<key>`` / ``adv_<key>``
+    (e.g. ``rejected`` for a detector's abstentions)."""
 
     pred: torch.Tensor
     correct: torch.Tensor
     arrays: Mapping[str, Sequence[torch.Tensor]] = field(default_factory=dict)
+    info: Mapping[str, Sequence[Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,21 @@ from ..types import Modality
 STAGE_KEY = "mmeval_component"
 
 
-def component(kind: Kind, default: str | dict[str, Any], *, description: str = "",
+def component(kind: Kind, default: str | dict[str, Any] | None, *, description: str = "",
               modality: Modality | None = None) -> Any:
     """A Params field holding a registered component of ``kind`` (a name or ``{"name",
-    "params"}``), resolved and validated by ``plan()`` at its field path."""
+    "params"}``), resolved and validated by ``plan()`` at its field path; ``default=None`` makes
+    the field required."""
+    extra = {STAGE_KEY: {"kind": kind, "modality": modality}}
+    description = description or f"a registered {kind}"
+    if default is None:
+        return Field(description=description, json_schema_extra=extra)
     return Field(default_factory=lambda: ComponentRef.model_validate(default),
-                 description=description or f"a registered {kind}",
-                 json_schema_extra={STAGE_KEY: {"kind": kind, "modality": modality}})
+                 description=description, json_schema_extra=extra)
 
 
-def stage(default: str | dict[str, Any], *, modality: Modality, description: str = "") -> Any:
+def stage(default: str | dict[str, Any] | None, *, modality: Modality,
+          description: str = "") -> Any:
     """A Params field holding a registered attack whose modality must be ``modality``."""
     return component("attack", default, modality=modality,
                      description=description or f"a registered {modality} attack")

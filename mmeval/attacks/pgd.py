@@ -27,6 +27,8 @@ class PGDParams(Params):
     step_size: float | None = Field(default=None, gt=0.0,
                                     description="default 2.5 * eps / steps")
     random_start: bool = True
+    momentum: float = Field(default=0.0, ge=0.0, lt=1.0,
+                            description="momentum on normalized steps (FARE's inner attack: 0.9)")
 
     @model_validator(mode="after")
     def _linf_eps(self) -> PGDParams:
@@ -51,22 +53,30 @@ def random_start(x: torch.Tensor, rng: BatchRandomLike, norm: Norm, eps: float,
     return project(x, x + delta.to(x), norm, eps)
 
 
+def _unit(v: torch.Tensor, norm: Norm) -> torch.Tensor:
+    if norm == "linf":
+        return v.sign()
+    return v / v.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (v.dim() - 1)))
+
+
 def pgd_loop(x: torch.Tensor, start: torch.Tensor, loss: Callable[[torch.Tensor], torch.Tensor],
-             norm: Norm, eps: float, steps: int, step_size: float) -> torch.Tensor:
+             norm: Norm, eps: float, steps: int, step_size: float,
+             momentum: float = 0.0) -> torch.Tensor:
     """``steps`` ascent steps on ``loss(adv) -> [B]`` (summed, so samples stay independent) from
     ``start``, each projected onto the ``norm`` ball around ``x`` and [0, 1]; the last iterate.
-    Gradients are taken w.r.t. the input only."""
+    Gradients are taken w.r.t. the input only. With ``momentum`` the step direction is the
+    normalized ``momentum * previous + normalized gradient`` (FARE's inner attack, Schlarmann et
+    al., ICML 2024)."""
     adv = start.detach()
+    velocity = torch.zeros_like(adv, dtype=torch.float32)
     for _ in range(steps):
         adv.requires_grad_(True)
         (grad,) = torch.autograd.grad(loss(adv).sum(), adv)
-        grad = grad.float()
-        if norm == "linf":
-            step = step_size * grad.sign()
-        else:
-            step = step_size * grad / grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+        direction = _unit(grad.float(), norm)
+        if momentum:
+            velocity = direction = _unit(momentum * velocity + direction, norm)
         with torch.no_grad():
-            adv = project(x, adv + step.to(adv), norm, eps)
+            adv = project(x, adv + (step_size * direction).to(adv), norm, eps)
     return adv.detach()
 
 
@@ -90,5 +100,5 @@ class PGD(Attack):
         alpha = p.step_size if p.step_size is not None else 2.5 * p.eps / max(p.steps, 1)
         start = random_start(x, rng, p.norm, p.eps) if p.random_start else x.clone()
         adv = pgd_loop(x, start, lambda a: objective.loss(model, a, batch), p.norm, p.eps, p.steps,
-                       alpha)
+                       alpha, p.momentum)
         return AttackOutput(images=adv)

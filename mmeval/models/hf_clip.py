@@ -8,6 +8,7 @@ the processor's defaults.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -18,6 +19,7 @@ from torch import nn
 from ..errors import MissingDependencyError, ModelLoadError
 from ..protocols import InputSpec
 from ..registry import Params
+from .trainable import Trainable
 
 
 class HFParams(Params):
@@ -35,7 +37,7 @@ def _transformers() -> Any:
     return transformers
 
 
-class HFDualEncoder(nn.Module):
+class HFDualEncoder(Trainable, nn.Module):
     """Shared adapter for transformers dual encoders: [0, 1] images in; resize + normalize inside."""
 
     Params = HFParams
@@ -45,6 +47,10 @@ class HFDualEncoder(nn.Module):
     default_mean: ClassVar[tuple[float, float, float]]
     default_std: ClassVar[tuple[float, float, float]]
     padding: ClassVar[str | bool] = True
+    registry_name: ClassVar[str]
+    image_prefixes = ("model.vision_model.", "model.visual_projection.")
+    scale_names = ("model.logit_scale", "model.logit_bias")
+    checkpoint_file = "model.safetensors"
 
     def __init__(self, params: HFParams) -> None:
         super().__init__()
@@ -85,9 +91,9 @@ class HFDualEncoder(nn.Module):
             images = F.interpolate(images, size=self.model_size, mode="bicubic", align_corners=False)
         return (images - self.mean) / self.std
 
-    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+    def encode_image(self, images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         feats = self.model.get_image_features(pixel_values=self.preprocess(images))
-        return F.normalize(feats, dim=-1)
+        return F.normalize(feats, dim=-1) if normalize else feats
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         tokens = self.tokenizer(list(texts), padding=self.padding, truncation=True,
@@ -96,10 +102,31 @@ class HFDualEncoder(nn.Module):
                                              attention_mask=tokens.get("attention_mask"))
         return F.normalize(feats, dim=-1)
 
+    def checkpoint_module(self) -> nn.Module:
+        return self.model
+
+    def save_checkpoint(self, directory: str | Path) -> dict[str, Any]:
+        """A transformers model directory (safetensors weights, config, tokenizer)."""
+        out = Path(directory) / "hf"
+        self.model.save_pretrained(out, safe_serialization=True)
+        self.tokenizer.save_pretrained(out)
+        return self.checkpoint_ref(out)
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        path = Path(path)
+        super().load_checkpoint(path / self.checkpoint_file if path.is_dir() else path)
+
+    def checkpoint_ref(self, path: Path) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": str(path)}
+        if self.params.image_size:
+            params["image_size"] = self.params.image_size
+        return {"name": self.registry_name, "params": params}
+
 
 class HFCLIP(HFDualEncoder):
     """transformers ``CLIPModel``."""
 
+    registry_name = "hf/clip"
     model_class = "CLIPModel"
     processor_class = "CLIPImageProcessor"
     default_mean = (0.48145466, 0.4578275, 0.40821073)
@@ -109,6 +136,7 @@ class HFCLIP(HFDualEncoder):
 class HFSigLIP(HFDualEncoder):
     """transformers ``SiglipModel`` (pads text to max length, as SigLIP was trained)."""
 
+    registry_name = "hf/siglip"
     model_class = "SiglipModel"
     processor_class = "SiglipImageProcessor"
     default_mean = (0.5, 0.5, 0.5)

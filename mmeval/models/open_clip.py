@@ -19,6 +19,7 @@ from torch import nn
 from ..errors import MissingDependencyError, ModelLoadError
 from ..protocols import InputSpec
 from ..registry import Params
+from .trainable import Trainable
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "zoo" / "configs"
 
@@ -46,11 +47,14 @@ class OpenCLIPParams(Params):
     interpolation: str | None = Field(default=None, description="resize mode; default: open_clip's")
 
 
-class OpenCLIPModel(nn.Module):
+class OpenCLIPModel(Trainable, nn.Module):
     """A VLModel around an open_clip CLIP: [0, 1] images in, resize + normalize inside forward."""
 
     Params = OpenCLIPParams
     capabilities = frozenset({"image", "text"})
+    image_prefixes = ("model.visual.",)
+    scale_names = ("model.logit_scale", "model.logit_bias")
+    checkpoint_file = "open_clip_model.safetensors"
 
     def __init__(self, params: OpenCLIPParams | None = None, *, variant: str) -> None:
         super().__init__()
@@ -94,11 +98,20 @@ class OpenCLIPModel(nn.Module):
                                    align_corners=False if self.interpolation != "nearest" else None)
         return (images - self.mean) / self.std
 
-    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model.encode_image(self.preprocess(images), normalize=True)
+    def encode_image(self, images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        return self.model.encode_image(self.preprocess(images), normalize=normalize)
 
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
         return self.tokenizer(list(texts)).to(self.mean.device)
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         return self.model.encode_text(self.tokenize(texts), normalize=True)
+
+    def checkpoint_module(self) -> nn.Module:
+        return self.model
+
+    def checkpoint_ref(self, path: Path) -> dict[str, Any]:
+        params: dict[str, Any] = {"pretrained": str(path)}
+        if self.params.image_size:
+            params["image_size"] = self.params.image_size
+        return {"name": f"openclip/{self.arch}", "params": params}

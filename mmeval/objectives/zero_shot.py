@@ -37,7 +37,11 @@ def clean_class_name(name: str) -> str:
 
 class ZeroShotClassification:
     """Untargeted zero-shot classification. The attacker maximizes the per-sample cross-entropy of
-    the zero-shot logits; class-prompt embeddings are computed once in ``prepare`` and cached."""
+    the zero-shot logits; class-prompt embeddings are computed once in ``prepare`` and cached.
+
+    A model may post-process the zero-shot logits with ``zero_shot_head(images, logits)`` (a
+    detector appends a reject class: index C, counted wrong, journaled as ``rejected``); a plain
+    :class:`~mmeval.protocols.ImageClassifier` (no text side) is scored by its own logits."""
 
     kind: ClassVar[str] = "classification"
     Params = ZeroShotParams
@@ -48,6 +52,7 @@ class ZeroShotClassification:
         self.prompts: tuple[str, ...] = ()
         self.text_features: torch.Tensor | None = None
         self._prompt_cache: dict[str, torch.Tensor] = {}
+        self._classifier = False
 
     def prepare(self, model: VLModel, dataset: Dataset) -> None:
         names = getattr(dataset, "class_names", None)
@@ -55,6 +60,14 @@ class ZeroShotClassification:
             raise DataError("zero-shot classification needs a dataset with class_names")
         self.class_names = tuple(names)
         self.prompts = tuple(self.params.template.format(clean_class_name(n)) for n in names)
+        if "text" not in model.capabilities and hasattr(model, "classify"):
+            if tuple(model.class_names) != self.class_names:
+                raise DataError(f"the classifier's classes {list(model.class_names)} are not the "
+                                f"dataset's {list(self.class_names)}")
+            self.text_features = None
+            self._classifier = True
+            return
+        self._classifier = False
         self.text_features = encode_texts(model, self.prompts)
         self._prompt_cache = dict(zip(self.prompts, self.text_features, strict=True))
 
@@ -72,14 +85,17 @@ class ZeroShotClassification:
             return self.logits(model, images)
         feats = model.encode_image(images).float()
         texts = self.prompt_features(model, batch.prompts).to(feats.device)
-        return model.logit_scale * torch.einsum("bd,bcd->bc", feats, texts)
+        return _head(model, images, model.logit_scale * torch.einsum("bd,bcd->bc", feats, texts))
 
     def logits(self, model: VLModel, images: torch.Tensor) -> torch.Tensor:
-        """``[B, C]`` zero-shot logits (the classifier view attack libraries drive)."""
+        """``[B, C]`` zero-shot logits (the classifier view attack libraries drive); ``[B, C+1]``
+        when the model's head adds a reject class."""
+        if self._classifier:
+            return model.classify(images).float()  # type: ignore[attr-defined]
         if self.text_features is None:
             raise RuntimeError("ZeroShotClassification.prepare() must run before use")
         feats = model.encode_image(images).float()
-        return model.logit_scale * feats @ self.text_features.to(feats.device).T
+        return _head(model, images, model.logit_scale * feats @ self.text_features.to(feats.device).T)
 
     def labels(self, model: VLModel, batch: Batch) -> torch.Tensor:
         """``[B]`` true class indices (on the images' device)."""
@@ -93,8 +109,17 @@ class ZeroShotClassification:
 
     def evaluate(self, model: VLModel, images: torch.Tensor, batch: Batch) -> Outcome:
         labels = self.labels(model, batch).to(images.device)
-        pred = self._scores(model, images, batch).argmax(dim=-1)
+        scores = self._scores(model, images, batch)
+        pred = scores.argmax(dim=-1)
+        if scores.shape[1] > len(self.class_names):  # a reject class
+            return Outcome(pred, pred == labels,
+                           info={"rejected": (pred == len(self.class_names)).tolist()})
         return Outcome(pred, pred == labels)
 
     def is_success(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
         return ~self.evaluate(model, images, batch).correct
+
+
+def _head(model: VLModel, images: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    head = getattr(model, "zero_shot_head", None)
+    return logits if head is None else head(images, logits)

@@ -12,12 +12,15 @@ import math
 import re
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from ..models.trainable import Trainable
 from ..protocols import InputSpec
 from ..registry import Params
 from ..types import Sample
@@ -40,13 +43,17 @@ class ToyVLMParams(Params):
     num_classes: int = Field(default=10, ge=2, le=len(CLASS_NAMES))
     image_size: int = Field(default=16, ge=4, le=64)
     embed_dim: int = Field(default=32, ge=4)
+    pretrained: str | None = Field(default=None, description="checkpoint to load (safetensors)")
 
 
-class ToyVLM(nn.Module):
+class ToyVLM(Trainable, nn.Module):
     """Toy dual encoder on 3 x S x S images; text = mean of word embeddings (class words aligned)."""
 
     Params = ToyVLMParams
     capabilities = frozenset({"image", "text"})
+    image_prefixes = ("image_tower.",)
+    scale_names = ("logit_scale_log",)
+    checkpoint_file = "toy_vlm.safetensors"
 
     def __init__(self, params: ToyVLMParams | None = None) -> None:
         super().__init__()
@@ -76,6 +83,8 @@ class ToyVLM(nn.Module):
             for i, name in enumerate(self.class_names):
                 self.word_embedding.weight[self._word_id(name)] = anchors[i] * 3.0
         self.logit_scale_log = nn.Parameter(torch.tensor(math.log(100.0)))
+        if p.pretrained:
+            self.load_checkpoint(p.pretrained)
         self.train()
 
     @staticmethod
@@ -92,11 +101,12 @@ class ToyVLM(nn.Module):
     def logit_scale(self) -> float:
         return float(self.logit_scale_log.detach().exp())
 
-    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+    def encode_image(self, images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         s = self.input_spec.image_size
         if tuple(images.shape[-2:]) != s:
             images = F.interpolate(images, size=s, mode="bilinear", align_corners=False)
-        return F.normalize(self.image_tower(self._normalize(images)), dim=-1)
+        feats = self.image_tower(self._normalize(images))
+        return F.normalize(feats, dim=-1) if normalize else feats
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         ids, offsets = [], []
@@ -106,6 +116,13 @@ class ToyVLM(nn.Module):
         dev = self.word_embedding.weight.device
         emb = self.word_embedding(torch.tensor(ids, device=dev), torch.tensor(offsets, device=dev))
         return F.normalize(emb, dim=-1)
+
+    def checkpoint_module(self) -> nn.Module:
+        return self
+
+    def checkpoint_ref(self, path: Path) -> dict[str, Any]:
+        return {"name": "mmeval/toy-vlm",
+                "params": {**self.params.model_dump(), "pretrained": str(path)}}
 
 
 class ToyDatasetParams(Params):

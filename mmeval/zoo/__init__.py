@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 CACHE_ENV = "MMEVAL_CACHE_DIR"
 MARKER = "zoo.json"
 
@@ -39,6 +41,9 @@ ENTRIES = {
     "tiny-mlm-shapes": ZooEntry(
         "tiny-mlm-shapes", "BERT masked LM + WordPiece tokenizer on shapes captions",
         "mmeval.zoo.tiny_mlm:build", 2),
+    "tiny-classifier-shapes": ZooEntry(
+        "tiny-classifier-shapes", "CNN image classifier of the 10 shapes (Multi-Shield's classifier)",
+        "mmeval.zoo.tiny_classifier:build", 1),
 }
 
 
@@ -76,7 +81,8 @@ def ensure(name: str, seed: int = 0, progress: bool = True) -> Path:
         module, _, fn = ENTRIES[name].builder.partition(":")
         builder: Callable[..., dict] = getattr(importlib.import_module(module), fn)
         start = time.time()
-        facts = builder(tmp, seed=seed, progress=progress)
+        with torch.enable_grad():  # first use may come from inside an attack's no_grad block
+            facts = builder(tmp, seed=seed, progress=progress)
         facts.update(name=name, seed=seed, version=ENTRIES[name].version,
                      build_seconds=round(time.time() - start, 1))
         (tmp / MARKER).write_text(json.dumps(facts, indent=2) + "\n")

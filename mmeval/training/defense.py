@@ -1,0 +1,98 @@
+"""The base of weight defenses: what the training engine calls, and how an EvalSpec evaluates the
+result. A subclass declares the towers it trains and implements the inner maximization
+(:meth:`WeightDefense.perturb`, run with the model in eval mode and every parameter frozen, so
+attack gradients reach the inputs only) and the outer loss (:meth:`WeightDefense.loss`, a scalar the
+engine minimizes).
+
+In an EvalSpec, ``{"name": "defenses/tecoa", "params": {"checkpoint": ".../model.safetensors"}}``
+loads what ``mmeval train`` wrote for that defense into the model; the same checkpoint also loads
+directly as the model's ``pretrained=``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import torch
+from pydantic import Field
+
+from ..data import Head
+from ..errors import SpecError
+from ..objectives.zero_shot import ZeroShotClassification, ZeroShotParams
+from ..protocols import BatchRandomLike, Dataset
+from ..registry import Params
+from ..types import Batch
+
+Tower = Literal["image", "text", "scale"]
+
+
+class WeightDefenseParams(Params):
+    checkpoint: str | None = Field(
+        default=None, description="evaluation: a checkpoint `mmeval train` wrote with this defense "
+        "(loaded into the model); not used by training")
+
+
+class WeightDefense:
+    """Fine-tuning defense. ``trains``: the towers whose parameters the optimizer updates (the
+    others stay bit-identical)."""
+
+    kind: ClassVar[str] = "weights"
+    stochastic: ClassVar[bool] = False
+    differentiable: ClassVar[bool] = True
+    trains: ClassVar[tuple[Tower, ...]] = ("image", "text", "scale")
+    Params: ClassVar[type[WeightDefenseParams]] = WeightDefenseParams
+
+    def __init__(self, params: WeightDefenseParams | None = None) -> None:
+        self.params = params or self.Params()
+
+    def apply(self, model: Any) -> Any:
+        """The model with this defense's trained weights loaded (evaluation)."""
+        if not self.params.checkpoint:
+            raise SpecError("a weight defense is evaluated from a checkpoint; train one with "
+                            "`mmeval train` and pass its path", "params.checkpoint")
+        if not Path(self.params.checkpoint).exists():
+            raise SpecError(f"checkpoint '{self.params.checkpoint}' does not exist",
+                            "params.checkpoint")
+        model.load_checkpoint(self.params.checkpoint)
+        return model
+
+    def setup(self, model: Any, dataset: Dataset) -> None:
+        """Called once before training, with the model as loaded (e.g. keep a frozen copy)."""
+
+    def perturb(self, model: Any, batch: Batch, rng: BatchRandomLike) -> Any:
+        """The inner maximization for ``batch`` (adversarial images and/or texts); None for clean
+        training. Runs in attack mode: eval, parameters frozen."""
+        return None
+
+    def loss(self, model: Any, batch: Batch, adv: Any) -> torch.Tensor:
+        """The scalar training loss of ``batch`` given ``perturb``'s output (train mode)."""
+        raise NotImplementedError
+
+
+class ClassPrompts:
+    """Zero-shot class prompts of a training set ("This is a photo of a {class}", as TeCoA and
+    MMCoA train with): their cached embeddings (refreshed when the text tower trains) and the
+    prompt of each sample's true class."""
+
+    def __init__(self, template: str) -> None:
+        self.objective = ZeroShotClassification(ZeroShotParams(template=template))
+        self.dataset: Dataset | None = None
+
+    def setup(self, model: Any, dataset: Dataset) -> None:
+        if not getattr(dataset, "class_names", None):
+            raise SpecError("this defense trains on class prompts and needs a dataset with "
+                            "class_names (e.g. shapes, cifar10)", "dataset")
+        self.dataset = Head(dataset, 1)
+        self.refresh(model)
+
+    def refresh(self, model: Any) -> None:
+        """Re-embed the class prompts with the current text tower (no gradient)."""
+        assert self.dataset is not None, "setup() first"
+        self.objective.prepare(model, self.dataset)
+
+    def of(self, batch: Batch) -> list[str]:
+        """The prompt of each sample's true class."""
+        if batch.labels is None:
+            raise SpecError("training on class prompts needs labelled samples", "dataset")
+        return [self.objective.prompts[y] for y in batch.labels.tolist()]

@@ -1,0 +1,81 @@
+"""MMCoA: multimodal contrastive adversarial training (Zhou, Bai, Zhao, Chen, arXiv 2404.19287).
+
+Both encoders and the logit scale train on
+``image_weight * L(adv image, clean text) + text_weight * L(clean image, adv text)``, each ``L`` the
+symmetric in-batch contrastive loss (targets: the diagonal, so same-class images in a batch count as
+negatives, as in the reference). Adversarial images come from PGD on the zero-shot CE over every
+class prompt (eps 1/255, 10 steps of 1/255); adversarial texts from a registered text attack, by
+default the BERT-Attack variant pushing each paired text's embedding away from its clean one by KL
+(1 word, k = 10).
+
+Deviations from the released code, all deliberate: attack gradients reach the inputs only (the
+reference accumulates the 10 PGD steps' parameter gradients into the update); ``L`` is the mean of
+the two directions (the reference sums them: a factor 2, which Adam's update is invariant to up to
+its eps and the coupled weight decay); the class-prompt embeddings the image attack uses are
+refreshed every step, since the text encoder trains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import torch
+from pydantic import Field
+
+from mmeval import Batch, ComponentRef, InBatchMatching, WeightDefense, build_stage, contrastive_loss, stage
+
+from .pairs import PairParams, Pairs
+
+TRAIN_ATTACK = {"name": "mmeval/pgd", "params": {"eps": 1 / 255, "steps": 10, "step_size": 1 / 255}}
+TEXT_ATTACK = {"name": "textattack/bert-attack-vlm", "params": {"caption_goal": "kl"}}
+
+
+class MMCoAParams(PairParams):
+    image_weight: float = Field(default=0.5, ge=0.0, description="lambda of L(adv image, text)")
+    text_weight: float = Field(default=0.5, ge=0.0, description="lambda of L(image, adv text)")
+    image_attack: ComponentRef = stage(TRAIN_ATTACK, modality="image",
+                                       description="inner image attack, on the zero-shot CE")
+    text_attack: ComponentRef = stage(TEXT_ATTACK, modality="text",
+                                      description="inner text attack on each paired text")
+
+
+class MMCoA(WeightDefense):
+    Params = MMCoAParams
+    params: MMCoAParams
+
+    def __init__(self, params: MMCoAParams | None = None) -> None:
+        super().__init__(params)
+        self.pairs = Pairs(self.params)
+        self.image_attack = build_stage(self.params.image_attack)
+        self.text_attack = build_stage(self.params.text_attack)
+        self.matching = InBatchMatching()
+
+    def setup(self, model: Any, dataset: Any) -> None:
+        self.pairs.prompts.setup(model, dataset)  # the image attack needs class prompts
+        if self.params.texts == "captions":
+            self.pairs.setup(model, dataset)
+
+    def perturb(self, model: Any, batch: Batch, rng: Any) -> tuple[torch.Tensor | None, list[str], list[str]]:
+        texts = self.pairs.of(batch)
+        images = adv_texts = None
+        if self.params.image_weight:
+            self.pairs.prompts.refresh(model)
+            images = self.image_attack(model, batch, self.pairs.prompts.objective, rng).images
+        if self.params.text_weight:
+            paired = replace(batch, texts=tuple((t,) for t in texts), prompts=None)
+            out = self.text_attack(model, paired, self.matching, rng)
+            adv_texts = [t[0] for t in out.texts] if out.texts is not None else texts
+        return images, texts, adv_texts or texts
+
+    def loss(self, model: Any, batch: Batch, adv: tuple[Any, list[str], list[str]]) -> torch.Tensor:
+        images, texts, adv_texts = adv
+        scale = model.trainable_logit_scale()
+        total = torch.zeros((), device=batch.images.device)
+        if self.params.image_weight:
+            total = total + self.params.image_weight * contrastive_loss(
+                model.encode_image(images), model.encode_text(texts), scale)
+        if self.params.text_weight:
+            total = total + self.params.text_weight * contrastive_loss(
+                model.encode_image(batch.images), model.encode_text(adv_texts), scale)
+        return total

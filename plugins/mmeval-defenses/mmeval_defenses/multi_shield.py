@@ -1,0 +1,171 @@
+"""Multi-Shield (Villani, Maljkovic, Lazzaro, Sotgiu, Cina, Roli, arXiv 2412.10353): an image
+classifier ``g`` guarded by CLIP zero-shot, abstaining when the two disagree.
+
+For an input ``x``: ``z = g(x)``, ``y_hat = argmax z``, ``s`` the CLIP cosines to the class prompts;
+the reject logit is ``r = max z + |max s - s[y_hat]| - tau`` (tau = 0.001) and the output is the
+(C+1)-way vector ``[z, r]``, index C meaning "reject". When CLIP's top class is ``y_hat`` the output
+is ``y_hat``; when they disagree by more than tau in cosine it rejects. Being an extra logit, the
+rule stays differentiable, so attacks can target it end to end.
+
+- ``defenses/multi-shield`` wraps the spec's CLIP (its zero-shot branch, on the task's class
+  prompts) with the classifier named in the params;
+- ``multi-shield/adaptive-pgd`` is the adaptive attack: Linf PGD maximizing
+  ``CE(o, y) + CE(o, reject)``, pushing away from the true class and from abstention at once (the
+  paper runs APGD-CE on that loss; this is PGD on it, with random start);
+- metrics: ``rejection-rate`` (on clean or attacked inputs) and ``robust-accuracy-with-rejection``
+  (an attacked sample counts as handled when predicted right or rejected; on clean inputs a
+  rejection is wrong, which ``clean-accuracy`` already counts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from mmeval import (
+    Attack,
+    AttackOutput,
+    Batch,
+    ComponentRef,
+    MetricValue,
+    Params,
+    SampleRecord,
+    ThreatModel,
+    build_stage,
+    component,
+    pgd_loop,
+    random_start,
+    wilson,
+)
+
+
+class MultiShieldParams(Params):
+    classifier: ComponentRef = component(
+        "model", "zoo/tiny-classifier-shapes",
+        description="the image classifier g: a registered model with classify() over the task's classes")
+    tau: float = Field(default=0.001, ge=0.0, description="cosine tolerance before rejecting")
+
+
+class MultiShieldModel(nn.Module):
+    """The CLIP with the classifier attached; the zero-shot objective calls ``zero_shot_head``."""
+
+    def __init__(self, clip: Any, classifier: Any, tau: float) -> None:
+        super().__init__()
+        self.clip, self.classifier, self.tau = clip, classifier, tau
+        self.input_spec = clip.input_spec
+        self.capabilities = clip.capabilities
+
+    @property
+    def logit_scale(self) -> float:
+        return self.clip.logit_scale
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        return self.clip.encode_image(images)
+
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        return self.clip.encode_text(texts)
+
+    def zero_shot_head(self, images: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """``[B, C+1]``: the classifier's logits and the reject logit from CLIP's ``logits``."""
+        z = self.classifier.classify(images).float()
+        if z.shape != logits.shape:
+            raise ValueError(f"the classifier has {z.shape[1]} classes, the task {logits.shape[1]}")
+        s = logits.float() / self.clip.logit_scale
+        y_hat = z.argmax(dim=1, keepdim=True)
+        gap = (s.amax(dim=1) - s.gather(1, y_hat).squeeze(1)).abs()
+        return torch.cat([z, (z.amax(dim=1) + gap - self.tau).unsqueeze(1)], dim=1)
+
+
+class MultiShield:
+    """Detector defense: abstains when the classifier and CLIP zero-shot disagree."""
+
+    kind: ClassVar[str] = "detector"
+    stochastic: ClassVar[bool] = False
+    differentiable: ClassVar[bool] = True
+    Params = MultiShieldParams
+
+    def __init__(self, params: MultiShieldParams | None = None) -> None:
+        self.params = params or MultiShieldParams()
+
+    def apply(self, model: Any) -> MultiShieldModel:
+        classifier = build_stage(self.params.classifier, "model")
+        if not hasattr(classifier, "classify"):
+            raise TypeError(f"'{self.params.classifier.name}' is not an image classifier "
+                            "(it has no classify())")
+        return MultiShieldModel(model, classifier, self.params.tau)
+
+
+class AdaptivePGDParams(Params):
+    eps: float = Field(default=8 / 255, ge=0.0, le=1.0, description="Linf radius (paper: 8/255)")
+    steps: int = Field(default=100, ge=0)
+    step_size: float | None = Field(default=None, gt=0.0, description="default 2.5 * eps / steps")
+
+
+class AdaptivePGD(Attack):
+    """PGD on ``CE(o, y) + CE(o, reject)`` over the (C+1)-way output; on a model without a reject
+    class it is plain PGD on CE."""
+
+    Params = AdaptivePGDParams
+    params: AdaptivePGDParams
+    objectives: ClassVar[tuple[str, ...] | None] = ("classification",)
+    uses_gradients: ClassVar[bool] = True
+
+    @property
+    def threat_model(self) -> ThreatModel:
+        return ThreatModel("image", "linf", self.params.eps)
+
+    def run(self, model: Any, batch: Batch, objective: Any, rng: Any) -> AttackOutput:
+        p, x = self.params, batch.images
+        if p.eps == 0:
+            return AttackOutput(images=x.clone())
+        y = objective.labels(model, batch)
+        reject = torch.full_like(y, len(objective.class_names))
+
+        def loss(images: torch.Tensor) -> torch.Tensor:
+            out = objective.logits(model, images)
+            ce = F.cross_entropy(out, y, reduction="none")
+            if out.shape[1] > len(objective.class_names):
+                ce = ce + F.cross_entropy(out, reject, reduction="none")
+            return ce
+
+        step = p.step_size or 2.5 * p.eps / max(p.steps, 1)
+        adv = pgd_loop(x, random_start(x, rng, "linf", p.eps), loss, "linf", p.eps, p.steps, step)
+        return AttackOutput(images=adv)
+
+
+class RejectionRateParams(Params):
+    on: Literal["clean", "adv"] = Field(default="adv", description="clean or attacked inputs")
+
+
+class RejectionRate:
+    """Share of samples the detector rejects (0 for a model without a reject class)."""
+
+    Params = RejectionRateParams
+    scope: ClassVar[str] = "cell"
+    objectives: ClassVar[tuple[str, ...] | None] = ("classification",)
+
+    def __init__(self, params: RejectionRateParams | None = None) -> None:
+        self.params = params or RejectionRateParams()
+
+    def compute(self, records: Sequence[SampleRecord]) -> MetricValue:
+        key = f"{self.params.on}_rejected"
+        return wilson(sum(bool(r.extra.get(key, False)) for r in records), len(records))
+
+
+class RobustAccuracyWithRejection:
+    """Share of attacked samples predicted right or rejected (Multi-Shield's robust accuracy)."""
+
+    scope: ClassVar[str] = "cell"
+    objectives: ClassVar[tuple[str, ...] | None] = ("classification",)
+
+    def __init__(self, params: Any = None) -> None:
+        self.params = params
+
+    def compute(self, records: Sequence[SampleRecord]) -> MetricValue:
+        return wilson(sum(r.adv_correct or bool(r.extra.get("adv_rejected", False))
+                          for r in records), len(records))

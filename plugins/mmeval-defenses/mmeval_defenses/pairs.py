@@ -1,0 +1,37 @@
+"""The texts a fine-tuning step pairs each image with: the prompt of its true class (MMCoA's and
+TeCoA's training pairs on classification data) or its first caption (the dataset's 1:1 pairs)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from mmeval import Batch, ClassPrompts, SpecError, WeightDefenseParams
+
+
+class PairParams(WeightDefenseParams):
+    texts: Literal["prompts", "captions"] = Field(
+        default="prompts", description="pair each image with its class prompt or first caption")
+    template: str = Field(default="This is a photo of a {}",
+                          description="class prompt template (TeCoA/MMCoA)")
+
+
+class Pairs:
+    """Which text each image of a training batch is paired with."""
+
+    def __init__(self, params: PairParams) -> None:
+        self.params = params
+        self.prompts = ClassPrompts(params.template)
+
+    def setup(self, model: Any, dataset: Any) -> None:
+        if self.params.texts == "prompts":
+            self.prompts.setup(model, dataset)
+        elif not dataset[0].texts:
+            raise SpecError("texts='captions' needs a dataset whose samples carry captions",
+                            "defense.params.texts")
+
+    def of(self, batch: Batch) -> list[str]:
+        if self.params.texts == "prompts":
+            return self.prompts.of(batch)
+        return [texts[0] for texts in batch.texts]
