@@ -73,6 +73,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     import json
+    import os
 
     from .training import load_train_spec, train
 
@@ -80,6 +81,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.no_progress:
         spec = spec.model_copy(update={"progress": False})
     result = train(spec, out=args.out, device=args.device)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 reports
+        return 0
     for e in result.epochs:
         print(f"epoch {e['epoch']}: loss {e['loss']:.4f}, {e['samples_per_s']} samples/s")
     print(f"trained model: {json.dumps(result.model)}")

@@ -241,6 +241,8 @@ def train(spec: TrainSpec | dict[str, Any], *, out: str | Path | None = None,
         dist.barrier()
     if not ref:
         ref = trained_model(out_dir)
+    if world > 1:
+        dist.destroy_process_group()
     return TrainResult(out_dir, ref, losses, epochs)
 
 

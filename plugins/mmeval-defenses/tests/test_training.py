@@ -1,0 +1,195 @@
+"""The training engine through the defenses: which weights change, the losses the papers define,
+checkpoints that load back, resume after a kill, bad specs refused before any compute."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import mmeval
+from mmeval import Batch, SpecError, contrastive_loss, create_model, train
+from mmeval.attacks.base import attack_mode
+from mmeval.seeding import BatchRandom
+
+TINY = {"name": "zoo/tiny-clip-shapes"}
+SHAPES = {"name": "shapes", "params": {"n": 64, "seed": 5000}}
+
+
+def spec(tmp: Path, defense, **over):
+    base = {"model": TINY, "dataset": SHAPES, "defense": defense, "epochs": 1, "batch_size": 32,
+            "optimizer": {"name": "sgd", "lr": 1e-2}, "progress": False,
+            "output_dir": str(tmp / "run")}
+    return {**base, **over}
+
+
+def weights(model) -> dict[str, dict[str, torch.Tensor]]:
+    return {t: {str(i): p.detach().clone() for i, p in enumerate(ps)}
+            for t, ps in model.tower_parameters().items()}
+
+
+def load(ref) -> torch.nn.Module:
+    return create_model(ref["name"], **ref["params"]).eval()
+
+
+def test_tecoa_trains_the_image_tower_only(tmp_path):
+    before = weights(create_model(TINY["name"]))
+    result = train(spec(tmp_path, "defenses/tecoa"))
+    after = weights(load(result.model))
+    for tower in ("text", "scale"):
+        assert all(torch.equal(before[tower][k], after[tower][k]) for k in before[tower]), tower
+    changed = [k for k in before["image"] if not torch.equal(before["image"][k], after["image"][k])]
+    assert len(changed) > len(before["image"]) // 2
+
+
+def test_fare_loss_is_zero_at_step_zero(tmp_path):
+    attack = {"name": "mmeval/pgd", "params": {"eps": 0.0}}
+    result = train(spec(tmp_path, {"name": "defenses/fare", "params": {"image_attack": attack}},
+                        model_mode="eval", limit=32))
+    assert result.losses[0] == 0.0
+    # with a real budget the attack moves the embedding from the start
+    result = train(spec(tmp_path, "defenses/fare", model_mode="eval", limit=32,
+                        output_dir=str(tmp_path / "eps")))
+    assert result.losses[0] > 0.0
+
+
+def symmetric_ce(images, texts, scale):
+    logits = scale * images @ texts.T
+    target = torch.arange(len(images))
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+def test_mmcoa_without_text_weight_is_the_contrastive_loss_on_adversarial_images():
+    model = create_model(TINY["name"])
+    data = mmeval.get_host().registry.get("dataset", "shapes").build({"n": 16, "seed": 5000})
+    defense = mmeval.get_host().registry.get("defense", "defenses/mmcoa").build(
+        {"text_weight": 0.0})
+    defense.setup(model, data)
+    batch = Batch.collate([data[i] for i in range(16)])
+    with attack_mode(model):
+        adv = defense.perturb(model, batch, BatchRandom(range(16)))
+    images, texts, adv_texts = adv
+    assert adv_texts == texts and not torch.equal(images, batch.images)
+    assert (images - batch.images).abs().max() <= 1 / 255 + 1e-6
+    loss = defense.loss(model, batch, adv)
+    scale = model.trainable_logit_scale()
+    expected = symmetric_ce(model.encode_image(images), model.encode_text(texts), scale)
+    torch.testing.assert_close(loss, 0.5 * expected)
+    torch.testing.assert_close(contrastive_loss(model.encode_image(images),
+                                                model.encode_text(texts), scale), expected)
+
+
+def test_every_defense_trains_a_step_and_its_checkpoint_loads_both_ways(tmp_path):
+    defenses = ["defenses/ft-standard", "defenses/mmcoa",
+                {"name": "defenses/mat", "params": {"eps": 2 / 255, "steps": 2, "step_size": 1 / 255,
+                                                    "text_attack": "textattack/bert-attack-vlm"}},
+                {"name": "defenses/mat", "params": {
+                    "eps": 2 / 255, "steps": 2, "step_size": 1 / 255, "mat_plus": True,
+                    "captions_per_image": 3, "text_attack": "textattack/bert-attack-vlm"}}]
+    for i, d in enumerate(defenses):
+        result = train(spec(tmp_path, d, limit=16, batch_size=16,
+                            output_dir=str(tmp_path / f"d{i}")))
+        assert len(result.losses) == 1 and torch.isfinite(torch.tensor(result.losses)).all()
+        ckpt = result.model["params"]["pretrained"]
+        assert ckpt.endswith(".safetensors") and Path(ckpt).is_file()
+    # the last checkpoint as `pretrained=` and as the defense's checkpoint give the same numbers
+    name = d["name"]
+    ev = mmeval.evaluate({
+        "models": [result.model,
+                   {**TINY, "include_undefended": False,
+                    "defenses": [{"name": name, "params": {**d["params"], "checkpoint": ckpt}}]}],
+        "tasks": [{"dataset": {"name": "shapes", "params": {"n": 40}}}], "attacks": ["clean"],
+        "metrics": ["clean-accuracy"], "run": {"progress": False}})
+    a, b = (c["metrics"]["clean-accuracy"]["value"] for c in ev.cells)
+    assert a == b
+
+
+def test_bad_train_specs_fail_before_compute_with_the_field_path(tmp_path):
+    with pytest.raises(SpecError, match="defense.name"):
+        train(spec(tmp_path, "defenses/tecao"))
+    with pytest.raises(SpecError, match=r"defense.params.eps"):
+        train(spec(tmp_path, {"name": "defenses/mat", "params": {
+            "steps": 2, "step_size": 0.01, "text_attack": "textattack/bert-attack-vlm"}}))
+    with pytest.raises(SpecError, match=r"defense.params.text_attack.name"):
+        train(spec(tmp_path, {"name": "defenses/mmcoa",
+                              "params": {"text_attack": "mmeval/pgd"}}))
+    with pytest.raises(SpecError, match="optimizer.lr"):
+        train({**spec(tmp_path, "defenses/tecoa"), "optimizer": {"name": "sgd"}})
+    assert not (tmp_path / "run").exists()
+    # an EvalSpec naming a weight defense without its checkpoint fails at plan time
+    with pytest.raises(SpecError, match=r"models\[0\].defenses\[0\].params.checkpoint"):
+        mmeval.plan({"models": [{**TINY, "defenses": ["defenses/tecoa"]}],
+                     "tasks": ["shapes"], "attacks": ["clean"]})
+
+
+def test_cli_train_reports_errors_with_exit_code_2(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(spec(tmp_path, {"name": "defenses/tecoa", "params": {"eps": 1}})))
+    proc = subprocess.run([sys.executable, "-m", "mmeval", "train", str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "defense.params.eps" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _train_cli(spec_path: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "mmeval", "train", str(spec_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_training_killed_after_an_epoch_resumes_with_the_same_losses(tmp_path):
+    """SIGKILL once epoch 1's checkpoint exists; the resumed run's later losses equal those of an
+    uninterrupted run (CPU, fixed seed)."""
+    def write(name: str) -> Path:
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({
+            "model": {"name": "mmeval/toy-vlm"}, "dataset": {"name": "toy", "params": {"n": 1024}},
+            "defense": {"name": "defenses/tecoa", "params": {"image_attack": {
+                "name": "mmeval/pgd", "params": {"eps": 8 / 255, "steps": 20}}}},
+            "epochs": 3, "batch_size": 16, "optimizer": {"name": "adam", "lr": 1e-3},
+            "progress": False, "output_dir": str(tmp_path / name)}))
+        return path
+
+    full = _train_cli(write("full"))
+    assert full.wait(timeout=300) == 0, full.stderr.read().decode()
+    reference = json.loads((tmp_path / "full" / "train.json").read_text())["losses"]
+
+    killed = _train_cli(write("killed"))
+    first = tmp_path / "killed" / "epoch-001" / "train_state.pt"
+    deadline = time.time() + 300
+    while not first.exists() and time.time() < deadline and killed.poll() is None:
+        time.sleep(0.02)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert not (tmp_path / "killed" / "epoch-003").exists(), "the run ended before the kill"
+    resumed = _train_cli(tmp_path / "killed.json")
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read().decode()
+    log = json.loads((tmp_path / "killed" / "train.json").read_text())
+    assert log["losses"] == reference
+    assert [e["epoch"] for e in log["epochs"]] == [1, 2, 3]
+
+
+def test_torchrun_two_ranks_train_and_write_one_checkpoint(tmp_path):
+    path = tmp_path / "ddp.json"
+    path.write_text(json.dumps({
+        "model": {"name": "mmeval/toy-vlm"}, "dataset": {"name": "toy", "params": {"n": 64}},
+        "defense": "defenses/tecoa", "epochs": 2, "batch_size": 16,
+        "optimizer": {"name": "adam", "lr": 1e-3}, "progress": False,
+        "output_dir": str(tmp_path / "ddp")}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc-per-node", "2", "-m", "mmeval", "train", str(path)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = json.loads((tmp_path / "ddp" / "train.json").read_text())
+    assert len(log["losses"]) == 2 * 64 // 16  # each step is one global batch of 16 (8 per rank)
+    model = load(log["model"])
+    assert not torch.equal(model.image_tower[1].weight,
+                           create_model("mmeval/toy-vlm").image_tower[1].weight)
