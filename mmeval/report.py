@@ -157,10 +157,11 @@ def _transfer_tables(results: dict[str, Any]) -> list[str]:
             src = c["definition"]["attack"].get("source", c["definition"]["model"])
             sources.setdefault(key(src), names.get(key(src), f"{src['name']} {src['params']}"))
         targets = list(dict.fromkeys(c["model"] for c in members))
-        attack = members[0]["definition"]["attack"]["name"]
+        transfer = next(c for c in members if "source" in c["definition"]["attack"])
+        attack = transfer["attack"]
         for metric in metrics:
             unit = results["metric_definitions"][metric]["unit"]
-            lines += ["", f"{task} · {defense} · `{attack}` · {metric}", "",
+            lines += ["", f"{task} · {defense} · {attack} · {metric}", "",
                       "| source \\ target | " + " | ".join(targets) + " |",
                       "|" + "---|" * (len(targets) + 1)]
             for src_key, src_name in sources.items():

@@ -66,7 +66,9 @@ def pgd_loop(x: torch.Tensor, start: torch.Tensor, loss: Callable[[torch.Tensor]
     ``start``, each projected onto the ``norm`` ball around ``x`` and [0, 1]; the last iterate.
     Gradients are taken w.r.t. the input only. With ``momentum`` the step direction is the
     normalized ``momentum * previous + normalized gradient`` (FARE's inner attack, Schlarmann et
-    al., ICML 2024)."""
+    al., ICML 2024); as there, the stored velocity is normalized, so under Linf (where
+    ``sign(momentum * sign + sign(g))`` is ``sign(g)`` for momentum < 1) it changes nothing and
+    only L2 steps feel it."""
     adv = start.detach()
     velocity = torch.zeros_like(adv, dtype=torch.float32)
     for _ in range(steps):
