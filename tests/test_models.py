@@ -124,3 +124,31 @@ def test_open_clip_config_of_the_zoo_is_registered():
     cfg = json.loads((import_open_clip().factory._MODEL_CONFIG_PATHS[-1] /
                       f"{TINY_ARCH}.json").read_text())
     assert cfg["vision_cfg"]["image_size"] == 48
+
+
+@pytest.mark.parametrize("kind", ["clip", "siglip"])
+def test_hf_towers_and_checkpoint_round_trip(tmp_path, kind):
+    model = create_model(f"hf/{kind}", model=str(_tiny_hf_dir(tmp_path, kind)))
+    towers = model.tower_parameters()
+    assert towers["image"] and towers["text"] and towers["scale"]
+    named = {id(p): n for n, p in model.named_parameters()}
+    assert all("vision" in named[id(p)] or "visual" in named[id(p)] for p in towers["image"])
+    assert model.trainable_logit_scale().requires_grad
+    with torch.no_grad():
+        towers["image"][0].add_(0.5)
+    ref = model.save_checkpoint(tmp_path / "ckpt")
+    loaded = create_model(ref["name"], **ref["params"])
+    assert torch.equal(loaded.tower_parameters()["image"][0], towers["image"][0])
+    fresh = create_model(f"hf/{kind}", model=str(tmp_path / kind))
+    fresh.load_checkpoint(ref["params"]["model"])
+    assert torch.equal(fresh.tower_parameters()["image"][0], towers["image"][0])
+
+
+def test_open_clip_towers_split_image_text_and_scale():
+    model = create_model("openclip/mmeval-tiny-clip")
+    towers = model.tower_parameters()
+    named = {id(p): n for n, p in model.named_parameters()}
+    assert all(named[id(p)].startswith("model.visual.") for p in towers["image"])
+    assert [named[id(p)] for p in towers["scale"]] == ["model.logit_scale"]
+    assert not any(named[id(p)].startswith("model.visual.") for p in towers["text"])
+    assert len(towers["text"]) > 5
