@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .assertions import assert_metric
+
+__all__ = ["assert_metric", "toy_spec"]
+
 
 def toy_spec(**overrides: Any) -> dict[str, Any]:
     """A small valid spec on the toy model (40 samples, clean + PGD-5 at 4/255) as a dict;
