@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .assertions import assert_metric
+from .contracts import AttackContract, DefenseContract, ModelContract, check_model_contract
 
-__all__ = ["assert_metric", "toy_spec"]
+__all__ = ["AttackContract", "DefenseContract", "ModelContract", "assert_metric",
+           "check_model_contract", "toy_spec"]
 
 
 def toy_spec(**overrides: Any) -> dict[str, Any]:

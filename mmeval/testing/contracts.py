@@ -1,6 +1,9 @@
-"""Reusable contract checks that any VLModel must pass (used by mmeval's adapters and by plugins)."""
+"""Contract checks for plugin authors: ``check_model_contract`` and the test classes
+``ModelContract``, ``AttackContract`` and ``DefenseContract`` that a plugin's tests subclass."""
 
 from __future__ import annotations
+
+from typing import Any, ClassVar
 
 import torch
 
@@ -37,3 +40,193 @@ def check_model_contract(model: VLModel, *, batch: int = 3, atol: float = 1e-4) 
     assert t.shape == (len(texts), emb.shape[1]), tuple(t.shape)
     assert torch.allclose(t.norm(dim=-1), torch.ones(len(texts), device=t.device), atol=1e-3)
     assert model.logit_scale > 0
+
+
+def _registry() -> Any:
+    from ..plugins import get_host
+
+    return get_host().registry
+
+
+def _unknown_params_rejected(kind: str, name: str, params: dict[str, Any]) -> None:
+    from ..errors import SpecError
+
+    component = _registry().get(kind, name)
+    component.validate_params(params, f"{kind} '{name}' params")  # the valid ones pass
+    try:
+        component.validate_params({**params, "no_such_param": 1}, f"{kind} '{name}' params")
+    except SpecError as exc:
+        assert "no_such_param" in str(exc), str(exc)
+    else:
+        raise AssertionError(f"{kind} '{name}' accepted an unknown parameter")
+
+
+class ModelContract:
+    """Subclass as ``class TestMine(ModelContract): model = "my/model"`` (``params``: its params);
+    pytest then runs every check below on it."""
+
+    model: ClassVar[str]
+    params: ClassVar[dict[str, Any]] = {}
+
+    def build(self) -> Any:
+        return _registry().get("model", self.model).build(self.params)
+
+    def test_contract(self) -> None:
+        check_model_contract(self.build())
+
+    def test_unknown_params_rejected(self) -> None:
+        _unknown_params_rejected("model", self.model, self.params)
+
+
+class AttackContract:
+    """Subclass as ``class TestMine(AttackContract): attack = "my/attack"`` (``params``, and the
+    victim: ``model`` / ``model_params`` / ``dataset`` / ``dataset_params`` / ``objective``, the toy
+    world by default). Checks: [0, 1] bounds and the declared threat model (eps-ball, word budget)
+    for batch size 1 and N, no mutation of the batch, determinism under a seed, the model's
+    training mode and parameter flags restored, unknown params rejected."""
+
+    attack: ClassVar[str]
+    params: ClassVar[dict[str, Any]] = {}
+    model: ClassVar[str] = "mmeval/toy-vlm"
+    model_params: ClassVar[dict[str, Any]] = {}
+    dataset: ClassVar[str] = "mmeval/toy"
+    dataset_params: ClassVar[dict[str, Any]] = {"n": 6}
+    objective: ClassVar[str] = "zero-shot"
+
+    def setup(self) -> tuple[Any, Any, Any, Any]:
+        from ..types import Batch
+
+        registry = _registry()
+        model = registry.get("model", self.model).build(self.model_params).eval()
+        data = registry.get("dataset", self.dataset).build(self.dataset_params)
+        objective = registry.get("objective", self.objective).build({})
+        objective.prepare(model, data)
+        attack = registry.get("attack", self.attack).build(self.params)
+        return model, objective, attack, Batch.collate([data[i] for i in range(len(data))])
+
+    @staticmethod
+    def run(attack: Any, model: Any, batch: Any, objective: Any, seed: int = 0) -> Any:
+        from ..seeding import BatchRandom, sample_seed
+
+        rng = BatchRandom([sample_seed(seed, "contract", s) for s in batch.sample_ids])
+        return attack(model, batch, objective, rng)
+
+    @staticmethod
+    def check_output(attack: Any, batch: Any, out: Any) -> None:
+        from ..attacks.base import _words_changed
+
+        tm = attack.threat_model
+        adv = batch.images if out.images is None else out.images
+        assert adv.shape == batch.images.shape
+        assert adv.min() >= 0.0 and adv.max() <= 1.0, "images leave [0, 1]"
+        delta = (adv - batch.images).flatten(1)
+        if "image" not in tm.modality:
+            assert delta.abs().max() == 0, "a non-image attack changed images"
+        elif tm.norm is not None and tm.eps is not None:
+            size = delta.abs().amax(1) if tm.norm == "linf" else delta.norm(dim=1)
+            assert (size <= tm.eps * (1 + 1e-5) + 1e-5).all(), f"outside the {tm.norm} ball"
+        if out.texts is not None and tm.max_words is not None:
+            for clean, new in zip(batch.texts, out.texts, strict=True):
+                for a, b in zip(clean, new, strict=True):
+                    assert _words_changed(a, b) <= tm.max_words, (a, b)
+
+    def test_bounds_and_threat_model_for_batch_sizes_1_and_n(self) -> None:
+        model, objective, attack, batch = self.setup()
+        for part in (batch, _head(batch, 1)):
+            self.check_output(attack, part, self.run(attack, model, part, objective))
+
+    def test_batch_not_mutated_and_deterministic_under_a_seed(self) -> None:
+        model, objective, attack, batch = self.setup()
+        before = batch.images.clone()
+        first = self.run(attack, model, batch, objective)
+        assert torch.equal(batch.images, before), "the attack mutated the batch"
+        second = self.run(attack, model, batch, objective)
+        for a, b in ((first.images, second.images), (first.texts, second.texts),
+                     (first.prompts, second.prompts)):
+            if isinstance(a, torch.Tensor):
+                assert torch.equal(a, b), "not deterministic under a fixed seed"
+            else:
+                assert a == b, "not deterministic under a fixed seed"
+
+    def test_training_mode_and_parameter_flags_restored(self) -> None:
+        model, objective, attack, batch = self.setup()
+        model.train()
+        flags = [p.requires_grad for p in model.parameters()]
+        self.run(attack, model, batch, objective)
+        assert model.training, "the attack left the model in eval mode"
+        assert flags == [p.requires_grad for p in model.parameters()]
+
+    def test_unknown_params_rejected(self) -> None:
+        _unknown_params_rejected("attack", self.attack, self.params)
+
+
+class DefenseContract:
+    """Subclass as ``class TestMine(DefenseContract): defense = "my/defense"`` (``params``;
+    ``model``/``dataset`` as for attacks). A weight defense trains one step: only the towers it
+    declares change; its checkpoint loads back through ``apply``. Any other defense's ``apply``
+    must give a model that scores the task deterministically. Unknown params are rejected."""
+
+    defense: ClassVar[str]
+    params: ClassVar[dict[str, Any]] = {}
+    model: ClassVar[str] = "mmeval/toy-vlm"
+    model_params: ClassVar[dict[str, Any]] = {}
+    dataset: ClassVar[str] = "mmeval/toy"
+    dataset_params: ClassVar[dict[str, Any]] = {"n": 8}
+
+    def test_behaviour(self, tmp_path: Any) -> None:
+        registry = _registry()
+        cls = registry.get("defense", self.defense).load()
+        if getattr(cls, "kind", None) == "weights":
+            self._check_training(tmp_path)
+        else:
+            self._check_wrapper()
+
+    def _check_training(self, tmp_path: Any) -> None:
+        from ..training import train
+
+        base = _registry().get("model", self.model).build(self.model_params)
+        before = {t: [p.detach().clone() for p in ps] for t, ps in base.tower_parameters().items()}
+        result = train({"model": {"name": self.model, "params": self.model_params},
+                        "dataset": {"name": self.dataset, "params": self.dataset_params},
+                        "defense": {"name": self.defense, "params": self.params},
+                        "epochs": 1, "batch_size": 8, "optimizer": {"name": "sgd", "lr": 0.05},
+                        "progress": False, "output_dir": str(tmp_path / "train")})
+        assert len(result.losses) == 1 and torch.isfinite(torch.tensor(result.losses)).all()
+        trains = _registry().get("defense", self.defense).load().trains
+        defense = _registry().get("defense", self.defense).build(
+            {**self.params, "checkpoint": result.model["params"]["pretrained"]})
+        model = defense.apply(_registry().get("model", self.model).build(self.model_params))
+        assert set(trains) <= {"image", "text", "scale"}, trains
+        changed = set()
+        for tower, params in model.tower_parameters().items():
+            if not all(torch.equal(a, b) for a, b in zip(before[tower], params, strict=True)):
+                changed.add(tower)
+        assert changed <= set(trains), f"towers {sorted(changed - set(trains))} changed, frozen"
+        # a step on a zero loss (a saturated model) may legitimately change nothing
+        assert changed or result.losses[0] == 0.0, "a training step changed no weight"
+
+    def _check_wrapper(self) -> None:
+        from ..types import Batch
+
+        registry = _registry()
+        data = registry.get("dataset", self.dataset).build(self.dataset_params)
+        model = registry.get("defense", self.defense).build(self.params).apply(
+            registry.get("model", self.model).build(self.model_params)).eval()
+        objective = registry.get("objective", "zero-shot").build({})
+        objective.prepare(model, data)
+        batch = Batch.collate([data[i] for i in range(len(data))])
+        with torch.no_grad():
+            a = objective.evaluate(model, batch.images, batch)
+            b = objective.evaluate(model, batch.images, batch)
+        assert torch.equal(a.pred, b.pred)
+
+    def test_unknown_params_rejected(self) -> None:
+        _unknown_params_rejected("defense", self.defense, self.params)
+
+
+def _head(batch: Any, n: int) -> Any:
+    from ..types import Batch
+
+    return Batch(batch.sample_ids[:n], batch.images[:n],
+                 None if batch.labels is None else batch.labels[:n], batch.texts[:n],
+                 None if batch.prompts is None else batch.prompts[:n])

@@ -14,6 +14,7 @@ import contextlib
 import io
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 import torch
 import torchattacks
 from pydantic import BaseModel, Field, model_validator
@@ -115,9 +116,14 @@ class TorchAttack(Attack):
             n_classes = net(batch.images[:1]).shape[1]
         atk = self.build(net, n_classes, rng)
         devices = [batch.images.device] if batch.images.is_cuda else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(rng.batch_seed())
-            adv = atk(batch.images, labels)
+        numpy_state = np.random.get_state()  # OnePixel's differential evolution draws from numpy
+        try:
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(rng.batch_seed())
+                np.random.seed(rng.batch_seed() % 2**32)
+                adv = atk(batch.images, labels)
+        finally:
+            np.random.set_state(numpy_state)
         return AttackOutput(images=adv.detach())
 
 
