@@ -47,6 +47,7 @@ def ensure_torchvision_importable() -> str:
     global _library, _status
     if _status != "not-checked":
         return _status
+    _status = "checking"  # find_spec below passes through mmeval's import hook, which calls us
     if os.environ.get(SHIM_ENV, "1") == "0":
         _status = "disabled"
     elif "torchvision" in sys.modules:

@@ -94,3 +94,13 @@ def test_assert_metric_uses_the_interval_bound_by_default():
     assert_metric(result, "clean-accuracy", "<=", 1.0, cell=clean)
     with pytest.raises(AssertionError, match="0 cells match"):
         assert_metric(result, "clean-accuracy", ">=", 0.1, cell={"attack": "nope"})
+
+
+def test_the_plugin_module_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = ("import sys, mmeval.pytest_plugin; "
+            "heavy = [m for m in ('torch', 'open_clip', 'transformers') if m in sys.modules]; "
+            "assert not heavy, heavy")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
