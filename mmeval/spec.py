@@ -28,9 +28,10 @@ class _Strict(BaseModel):
 class ComponentRef(_Strict):
     """A registered component by ``name`` with its ``params``; ``label`` names it in reports."""
 
-    name: str = Field(min_length=1)
-    params: dict[str, Any] = Field(default_factory=dict)
-    label: str | None = None
+    name: str = Field(min_length=1, description="registered name (see `mmeval list`)")
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="the component's parameters (its Params model)")
+    label: str | None = Field(default=None, description="name in reports; default: name(params)")
 
     @model_validator(mode="before")
     @classmethod
@@ -42,23 +43,26 @@ class AttackSpec(ComponentRef):
     """An attack; with ``source`` (a model) it is crafted on that model and the cell's model only
     scores the result: the transfer setting (source x target)."""
 
-    source: ComponentRef | None = None
+    source: ComponentRef | None = Field(
+        default=None, description="a model to craft on; the spec's models only score (transfer)")
 
 
 class ModelSpec(ComponentRef):
     """A model, evaluated undefended (unless ``include_undefended`` is False) and with each defense."""
 
-    defenses: list[ComponentRef] = Field(default_factory=list)
-    include_undefended: bool = True
+    defenses: list[ComponentRef] = Field(default_factory=list,
+                                         description="defenses, each evaluated as its own model")
+    include_undefended: bool = Field(default=True, description="also evaluate the bare model")
 
 
 class TaskSpec(_Strict):
     """A dataset scored by an objective; ``limit`` keeps the first N samples."""
 
-    dataset: ComponentRef
-    objective: ComponentRef = Field(default_factory=lambda: ComponentRef(name="zero-shot"))
-    limit: int | None = Field(default=None, ge=1)
-    label: str | None = None
+    dataset: ComponentRef = Field(description="a registered dataset")
+    objective: ComponentRef = Field(default_factory=lambda: ComponentRef(name="zero-shot"),
+                                    description="zero-shot (classification) or retrieval")
+    limit: int | None = Field(default=None, ge=1, description="evaluate the first N samples")
+    label: str | None = Field(default=None, description="name in reports")
 
     @model_validator(mode="before")
     @classmethod
@@ -80,12 +84,13 @@ def check_device(v: str) -> str:
 class RunSettings(_Strict):
     """How to run: device (``cpu``, ``cuda``, ``cuda:1``, ``auto``), batch size, seed, precision."""
 
-    device: str = "cpu"
-    batch_size: int = Field(default=32, ge=1)
-    seed: int = Field(default=0, ge=0)
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    fail_fast: bool = False
-    progress: bool = True
+    device: str = Field(default="cpu", description="cpu, cuda, cuda:N or auto")
+    batch_size: int = Field(default=32, ge=1, description="samples per attack call")
+    seed: int = Field(default=0, ge=0, description="run seed (per-sample seeds derive from it)")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(default="fp32",
+                                                       description="autocast for attack steps")
+    fail_fast: bool = Field(default=False, description="stop at the first failing cell")
+    progress: bool = Field(default=True, description="progress bars")
 
     _device = field_validator("device")(lambda v: check_device(v))
 
@@ -101,15 +106,16 @@ DEFAULT_METRICS: list[dict[str, Any]] = [
 class EvalSpec(_Strict):
     """A full evaluation: the grid models x defenses x tasks x attacks, the metrics, run settings."""
 
-    name: str = Field(default="eval", pattern=r"^[A-Za-z0-9_.-]+$")
-    models: list[ModelSpec] = Field(min_length=1)
-    tasks: list[TaskSpec] = Field(min_length=1)
-    attacks: list[AttackSpec] = Field(min_length=1)
+    name: str = Field(default="eval", pattern=r"^[A-Za-z0-9_.-]+$",
+                      description="run name; default output dir runs/<name>")
+    models: list[ModelSpec] = Field(min_length=1, description="models (each with its defenses)")
+    tasks: list[TaskSpec] = Field(min_length=1, description="dataset + objective pairs")
+    attacks: list[AttackSpec] = Field(min_length=1, description="attacks, `clean` included")
     metrics: list[ComponentRef] = Field(
-        default_factory=lambda: [ComponentRef(**m) for m in DEFAULT_METRICS]
-    )
-    run: RunSettings = Field(default_factory=RunSettings)
-    output_dir: str | None = None
+        default_factory=lambda: [ComponentRef(**m) for m in DEFAULT_METRICS],
+        description="metrics computed from the records (those fitting each task)")
+    run: RunSettings = Field(default_factory=RunSettings, description="how to run")
+    output_dir: str | None = Field(default=None, description="run directory (resumed if present)")
 
     def resolved_output_dir(self) -> Path:
         return Path(self.output_dir or Path("runs") / self.name)

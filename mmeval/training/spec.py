@@ -20,40 +20,43 @@ class OptimizerSettings(_Strict):
     """``adam`` (coupled L2 weight decay, as MMCoA's code), ``adamw`` or ``sgd``."""
 
     name: Literal["adam", "adamw", "sgd"] = "adamw"
-    lr: float = Field(gt=0.0)
-    weight_decay: float = Field(default=0.0, ge=0.0)
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = Field(default=1e-8, gt=0.0)
+    lr: float = Field(gt=0.0, description="learning rate (peak, after warm-up)")
+    weight_decay: float = Field(default=0.0, ge=0.0, description="L2 (adam) / decoupled (adamw)")
+    betas: tuple[float, float] = Field(default=(0.9, 0.999), description="adam/adamw")
+    eps: float = Field(default=1e-8, gt=0.0, description="adam/adamw")
     momentum: float = Field(default=0.9, ge=0.0, lt=1.0, description="sgd only")
 
 
 class ScheduleSettings(_Strict):
     """Learning rate per step: ``constant`` or ``cosine`` decay to 0, after a linear warm-up."""
 
-    name: Literal["constant", "cosine"] = "constant"
-    warmup_steps: int = Field(default=0, ge=0)
+    name: Literal["constant", "cosine"] = Field(default="constant", description="decay shape")
+    warmup_steps: int = Field(default=0, ge=0, description="linear warm-up steps")
 
 
 class TrainSpec(_Strict):
     """Adversarial (or clean) fine-tuning of ``model`` with the weight defense ``defense``."""
 
-    name: str = Field(default="train", pattern=r"^[A-Za-z0-9_.-]+$")
-    model: ComponentRef
-    dataset: ComponentRef
+    name: str = Field(default="train", pattern=r"^[A-Za-z0-9_.-]+$",
+                      description="run name; default output dir runs/<name>")
+    model: ComponentRef = Field(description="the model to fine-tune (a trainable adapter)")
+    dataset: ComponentRef = Field(description="training data")
     limit: int | None = Field(default=None, ge=1, description="train on the first N samples")
-    defense: ComponentRef
-    epochs: int = Field(ge=1)
+    defense: ComponentRef = Field(description="a weight defense (see `mmeval list defenses`)")
+    epochs: int = Field(ge=1, description="passes over the data (extend to train further)")
     batch_size: int = Field(default=64, ge=1, description="global batch (split across ranks)")
-    optimizer: OptimizerSettings
-    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    optimizer: OptimizerSettings = Field(description="optimizer and learning rate")
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings,
+                                       description="learning-rate schedule per step")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(default="fp32",
+                                                       description="autocast for attack and loss")
     model_mode: Literal["train", "eval"] = Field(
         default="train", description="mode of the model during updates; eval freezes BatchNorm "
         "statistics and dropout (fine-tuning a BatchNorm network with small batches)")
-    seed: int = Field(default=0, ge=0)
-    device: str = "cpu"
-    progress: bool = True
-    output_dir: str | None = None
+    seed: int = Field(default=0, ge=0, description="data order, attacks and dropout derive from it")
+    device: str = Field(default="cpu", description="cpu, cuda, cuda:N or auto")
+    progress: bool = Field(default=True, description="progress bars")
+    output_dir: str | None = Field(default=None, description="checkpoints and train.json")
 
     _device = field_validator("device")(lambda v: check_device(v))
 
