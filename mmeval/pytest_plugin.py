@@ -68,17 +68,11 @@ def _mmeval_runner(request: pytest.FixtureRequest,
         from mmeval.spec import validate_spec
 
         spec = load_spec(spec) if isinstance(spec, (str, Path)) else validate_spec(spec)
-        data = spec.canonical()
-        if cap is not None:
-            for task in data["tasks"]:
-                task["limit"] = min(task["limit"] or cap, cap)
-        if device is not None:
-            data["run"]["device"] = device
-        data["run"]["progress"] = False
-        spec = validate_spec(data)
-        key = spec.spec_hash()
+        spec = spec.model_copy(update={"run": spec.run.model_copy(update={"progress": False})})
+        key = spec.spec_hash()  # the session's --mmeval-* options are the same for every spec
         if key not in results:
-            results[key] = (nodeid, evaluate(spec, out=root / f"{spec.name}-{key}"))
+            results[key] = (nodeid, evaluate(spec, out=root / f"{spec.name}-{key}", limit=cap,
+                                             device=device))
         return results[key][1]
 
     return run

@@ -57,12 +57,14 @@ class RunResult:
         return MetricValue(nan if m["value"] is None else m["value"], m["low"], m["high"], m["n"])
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, field: str = "run.device") -> torch.device:
+    """The torch device ``name`` names (``auto``: CUDA when available); ``field`` is the spec
+    path a CUDA-less machine's error points at."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise SpecError("CUDA is not available on this machine; use --device cpu", "run.device")
+        raise SpecError("CUDA is not available on this machine; use --device cpu", field)
     return device
 
 
@@ -245,7 +247,7 @@ class _Runner:
         rng = BatchRandom(seeds, self.device)
         with torch.no_grad():
             clean = objective.evaluate(model, batch.images, batch)
-        with _autocast(self.device, self.settings.precision):
+        with autocast(self.device, self.settings.precision):
             out = attack(crafter.model, batch, crafter.objective, rng)
         adv_images = batch.images if out.images is None else out.images
         adv_batch = replace(batch, texts=batch.texts if out.texts is None else out.texts,
@@ -295,7 +297,8 @@ class _Crafter:
     seed_key: str
 
 
-def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
+    """Autocast to ``precision`` (bf16 / fp16) on ``device``; nothing for fp32."""
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=_DTYPES[precision])

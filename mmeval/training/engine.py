@@ -37,6 +37,7 @@ from ..errors import SpecError
 from ..planning import resolve_ref, resolve_stages
 from ..plugins import PluginHost, get_host
 from ..progress import progress
+from ..runner import autocast, resolve_device
 from ..seeding import BatchRandom, sample_seed
 from ..spec import stable_hash
 from ..store import prepare_run_dir
@@ -45,7 +46,6 @@ from .spec import OptimizerSettings, ScheduleSettings, TrainSpec, validate_train
 
 STATE_FILE = "train_state.pt"
 LOG_FILE = "train.json"
-_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -109,14 +109,9 @@ def _world(device: torch.device) -> tuple[int, int]:
 
 
 def _device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise SpecError("CUDA is not available on this machine; use --device cpu", "device")
-        if "LOCAL_RANK" in os.environ and device.index is None:
-            device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    device = resolve_device(name, "device")
+    if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))  # one GPU per torchrun rank
     return device
 
 
@@ -130,11 +125,9 @@ def train(spec: TrainSpec | dict[str, Any], *, out: str | Path | None = None,
           device: str | None = None, host: PluginHost | None = None) -> TrainResult:
     """Validate ``spec`` (no compute), then train; resumes a run already in the output directory."""
     spec = validate_train_spec(spec)
-    if out is not None or device is not None:
-        spec = spec.model_copy(update={k: v for k, v in
-                                       (("output_dir", str(out) if out else None),
-                                        ("device", device)) if v is not None})
-        spec = validate_train_spec(spec.model_dump())
+    overrides = {"output_dir": None if out is None else str(out), "device": device}
+    spec = validate_train_spec({**spec.model_dump(),
+                                **{k: v for k, v in overrides.items() if v is not None}})
     registry = (host or get_host()).registry
     model_ref = resolve_ref(registry, "model", spec.model, "model")
     data_ref = resolve_ref(registry, "dataset", spec.dataset, "dataset")
@@ -197,8 +190,6 @@ def train(spec: TrainSpec | dict[str, Any], *, out: str | Path | None = None,
     step_module: nn.Module = _Step(model, defense)
     if world > 1:
         step_module = nn.parallel.DistributedDataParallel(step_module)
-    autocast = torch.autocast(dev.type, dtype=_DTYPES.get(spec.precision, torch.float32),
-                              enabled=spec.precision != "fp32")
     per_rank = spec.batch_size // world
     ref: dict[str, Any] = {}
     for epoch in range(start + 1, spec.epochs + 1):
@@ -215,9 +206,9 @@ def train(spec: TrainSpec | dict[str, Any], *, out: str | Path | None = None,
             rng = BatchRandom([sample_seed(spec.seed, f"train-{epoch}", s)
                                for s in batch.sample_ids], dev)
             torch.manual_seed(sample_seed(spec.seed, f"step-{epoch}-{step}", str(rank)))
-            with attack_mode(model), autocast:
+            with attack_mode(model), autocast(dev, spec.precision):
                 adv = defense.perturb(model, batch, rng)
-            with autocast:
+            with autocast(dev, spec.precision):
                 loss = step_module(batch, adv)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
