@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("Attack", "attack_mode", "project", "verify_output",), ".attacks.base"),
     **dict.fromkeys(("build_stage", "component", "stage", "stages",), ".attacks.compose"),
-    **dict.fromkeys(("pgd_loop", "random_start",), ".attacks.pgd"),
+    **dict.fromkeys(("PGD", "PGDParams", "pgd_loop", "random_start"), ".attacks.pgd"),
     **dict.fromkeys((
         "DataError", "DuplicateComponentError", "IncompatibleComponentsError",
         "MissingDependencyError", "MmevalError", "ModelLoadError", "PluginLoadError", "SpecError",
@@ -98,6 +98,7 @@ def list_components(kind: str) -> list[str]:
 
 
 __all__ = [
+    "PGD",
     "Attack",
     "AttackOutput",
     "AttackSpec",
@@ -118,6 +119,7 @@ __all__ = [
     "ModelLoadError",
     "ModelSpec",
     "Outcome",
+    "PGDParams",
     "Params",
     "Plan",
     "PluginHost",

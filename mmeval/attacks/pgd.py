@@ -83,7 +83,8 @@ def pgd_loop(x: torch.Tensor, start: torch.Tensor, loss: Callable[[torch.Tensor]
 
 
 class PGD(Attack):
-    """Untargeted PGD maximizing the objective's per-sample loss; returns the last iterate."""
+    """Untargeted PGD maximizing the objective's per-sample loss; returns the last iterate.
+    Subclasses change what is maximized by overriding :meth:`loss`."""
 
     Params = PGDParams
     uses_gradients: ClassVar[bool] = True
@@ -93,6 +94,11 @@ class PGD(Attack):
     def threat_model(self) -> ThreatModel:
         return ThreatModel("image", self.params.norm, self.params.eps)
 
+    def loss(self, model: VLModel, batch: Batch,
+             objective: Objective) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``images -> [B]`` losses the ascent maximizes: the objective's, by default."""
+        return lambda images: objective.loss(model, images, batch)
+
     def run(self, model: VLModel, batch: Batch, objective: Objective,
             rng: BatchRandomLike) -> AttackOutput:
         p = self.params
@@ -101,6 +107,6 @@ class PGD(Attack):
             return AttackOutput(images=x.clone())
         alpha = p.step_size if p.step_size is not None else 2.5 * p.eps / max(p.steps, 1)
         start = random_start(x, rng, p.norm, p.eps) if p.random_start else x.clone()
-        adv = pgd_loop(x, start, lambda a: objective.loss(model, a, batch), p.norm, p.eps, p.steps,
-                       alpha, p.momentum)
+        adv = pgd_loop(x, start, self.loss(model, batch, objective), p.norm, p.eps, p.steps, alpha,
+                       p.momentum)
         return AttackOutput(images=adv)

@@ -23,16 +23,16 @@ import torch
 from pydantic import Field, model_validator
 
 from mmeval import (
+    PGD,
     Batch,
     ComponentRef,
     InBatchMatching,
+    PGDParams,
     SpecError,
     WeightDefense,
     WeightDefenseParams,
     build_stage,
     contrastive_loss,
-    pgd_loop,
-    random_start,
     stage,
     text_owners,
 )
@@ -63,7 +63,9 @@ class MAT(WeightDefense):
 
     def __init__(self, params: MATParams | None = None) -> None:
         super().__init__(params)
-        self.text_attack = build_stage(self.params.text_attack)
+        p = self.params
+        self.image_attack = PGD(PGDParams(eps=p.eps, steps=p.steps, step_size=p.step_size))
+        self.text_attack = build_stage(p.text_attack)
         self.matching = InBatchMatching()
 
     def setup(self, model: Any, dataset: Any) -> None:
@@ -79,12 +81,8 @@ class MAT(WeightDefense):
         return replace(batch, texts=tuple(tuple(t[:n]) for t in batch.texts), prompts=None)
 
     def perturb(self, model: Any, batch: Batch, rng: Any) -> Batch:
-        p = self.params
         paired = self.pairs(batch)
-        x = paired.images
-        images = pgd_loop(x, random_start(x, rng, "linf", p.eps),
-                          lambda a: self.matching.loss(model, a, paired), "linf", p.eps, p.steps,
-                          p.step_size)
+        images = self.image_attack(model, paired, self.matching, rng).images
         texts = self.text_attack(model, replace(paired, images=images), self.matching, rng).texts
         return replace(paired, images=images, texts=texts or paired.texts)
 

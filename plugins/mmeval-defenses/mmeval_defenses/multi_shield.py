@@ -9,7 +9,7 @@ rule stays differentiable, so attacks can target it end to end.
 
 - ``defenses/multi-shield`` wraps the spec's CLIP (its zero-shot branch, on the task's class
   prompts) with the classifier named in the params;
-- ``multi-shield/adaptive-pgd`` is the adaptive attack: Linf PGD maximizing
+- ``multi-shield/adaptive-pgd`` is the adaptive attack: PGD (Linf by default) maximizing
   ``CE(o, y) + CE(o, reject)``, pushing away from the true class and from abstention at once (the
   paper runs APGD-CE on that loss; this is PGD on it, with random start);
 - metrics: ``rejection-rate`` (on clean or attacked inputs) and ``robust-accuracy-with-rejection``
@@ -28,18 +28,15 @@ from pydantic import Field
 from torch import nn
 
 from mmeval import (
-    Attack,
-    AttackOutput,
+    PGD,
     Batch,
     ComponentRef,
     MetricValue,
     Params,
+    PGDParams,
     SampleRecord,
-    ThreatModel,
     build_stage,
     component,
-    pgd_loop,
-    random_start,
     wilson,
 )
 
@@ -100,42 +97,32 @@ class MultiShield:
         return MultiShieldModel(model, classifier, self.params.tau)
 
 
-class AdaptivePGDParams(Params):
-    eps: float = Field(default=8 / 255, ge=0.0, le=1.0, description="Linf radius (paper: 8/255)")
+class AdaptivePGDParams(PGDParams):
+    eps: float = Field(default=8 / 255, ge=0.0, description="radius in [0, 1] pixels (paper: 8/255)")
     steps: int = Field(default=100, ge=0)
-    step_size: float | None = Field(default=None, gt=0.0, description="default 2.5 * eps / steps")
 
 
-class AdaptivePGD(Attack):
+class AdaptivePGD(PGD):
     """PGD on ``CE(o, y) + CE(o, reject)`` over the (C+1)-way output; on a model without a reject
     class it is plain PGD on CE."""
 
     Params = AdaptivePGDParams
     params: AdaptivePGDParams
     objectives: ClassVar[tuple[str, ...] | None] = ("classification",)
-    uses_gradients: ClassVar[bool] = True
 
-    @property
-    def threat_model(self) -> ThreatModel:
-        return ThreatModel("image", "linf", self.params.eps)
-
-    def run(self, model: Any, batch: Batch, objective: Any, rng: Any) -> AttackOutput:
-        p, x = self.params, batch.images
-        if p.eps == 0:
-            return AttackOutput(images=x.clone())
+    def loss(self, model: Any, batch: Batch, objective: Any) -> Any:
         y = objective.labels(model, batch)
-        reject = torch.full_like(y, len(objective.class_names))
+        classes = len(objective.class_names)
+        reject = torch.full_like(y, classes)
 
         def loss(images: torch.Tensor) -> torch.Tensor:
             out = objective.logits(model, images)
             ce = F.cross_entropy(out, y, reduction="none")
-            if out.shape[1] > len(objective.class_names):
+            if out.shape[1] > classes:
                 ce = ce + F.cross_entropy(out, reject, reduction="none")
             return ce
 
-        step = p.step_size or 2.5 * p.eps / max(p.steps, 1)
-        adv = pgd_loop(x, random_start(x, rng, "linf", p.eps), loss, "linf", p.eps, p.steps, step)
-        return AttackOutput(images=adv)
+        return loss
 
 
 class RejectionRateParams(Params):
