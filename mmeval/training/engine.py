@@ -197,11 +197,11 @@ def train(spec: TrainSpec | dict[str, Any], *, out: str | Path | None = None,
             sample_seed(spec.seed, "epoch", str(epoch))))
         bar = progress(range(steps_per_epoch), enabled=spec.progress and rank == 0,
                        desc=f"{defense_ref.name} epoch {epoch}/{spec.epochs}", unit="step")
-        t0, epoch_losses = time.perf_counter(), []
+        t0, epoch_losses, samples = time.perf_counter(), [], 0
         model.train(spec.model_mode == "train")
         for step in bar:
             chunk = order[step * spec.batch_size:(step + 1) * spec.batch_size]
-            chunk = chunk[rank * per_rank:(rank + 1) * per_rank] if world > 1 else chunk
+            chunk = chunk[rank * per_rank:(rank + 1) * per_rank]  # this rank's share
             batch = Batch.collate([dataset[i] for i in chunk.tolist()]).to(dev)
             rng = BatchRandom([sample_seed(spec.seed, f"train-{epoch}", s)
                                for s in batch.sample_ids], dev)
@@ -216,16 +216,16 @@ def train(spec: TrainSpec | dict[str, Any], *, out: str | Path | None = None,
             scaler.update()
             sched.step()
             epoch_losses.append(loss.item())
+            samples += len(batch) * world
             seconds = time.perf_counter() - t0
-            bar.set_postfix(loss=f"{epoch_losses[-1]:.4f}",
-                            samples_s=f"{len(epoch_losses) * spec.batch_size / seconds:.1f}",
+            bar.set_postfix(loss=f"{epoch_losses[-1]:.4f}", samples_s=f"{samples / seconds:.1f}",
                             refresh=False)
         bar.close()
         seconds = time.perf_counter() - t0
         losses += epoch_losses
         epochs.append({"epoch": epoch, "loss": sum(epoch_losses) / len(epoch_losses),
                        "seconds": round(seconds, 2),
-                       "samples_per_s": round(steps_per_epoch * spec.batch_size / seconds, 1)})
+                       "samples_per_s": round(samples / seconds, 1)})
         if rank == 0:
             ref = _save(out_dir, epoch, model, opt, sched, scaler, losses, epochs, spec)
     if world > 1:
