@@ -184,6 +184,7 @@ class DefenseContract:
     def _check_training(self, tmp_path: Any) -> None:
         from ..training import train
 
+        defense = _registry().get("defense", self.defense)
         base = _registry().get("model", self.model).build(self.model_params)
         before = {t: [p.detach().clone() for p in ps] for t, ps in base.tower_parameters().items()}
         result = train({"model": {"name": self.model, "params": self.model_params},
@@ -192,10 +193,9 @@ class DefenseContract:
                         "epochs": 1, "batch_size": 8, "optimizer": {"name": "sgd", "lr": 0.05},
                         "progress": False, "output_dir": str(tmp_path / "train")})
         assert len(result.losses) == 1 and torch.isfinite(torch.tensor(result.losses)).all()
-        trains = _registry().get("defense", self.defense).load().trains
-        defense = _registry().get("defense", self.defense).build(
-            {**self.params, "checkpoint": result.model["params"]["pretrained"]})
-        model = defense.apply(_registry().get("model", self.model).build(self.model_params))
+        trains = defense.load().trains
+        trained = defense.build({**self.params, "checkpoint": result.model["params"]["pretrained"]})
+        model = trained.apply(_registry().get("model", self.model).build(self.model_params))
         assert set(trains) <= {"image", "text", "scale"}, trains
         changed = set()
         for tower, params in model.tower_parameters().items():

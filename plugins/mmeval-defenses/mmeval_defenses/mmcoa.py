@@ -52,9 +52,7 @@ class MMCoA(WeightDefense):
         self.matching = InBatchMatching()
 
     def setup(self, model: Any, dataset: Any) -> None:
-        self.pairs.prompts.setup(model, dataset)  # the image attack needs class prompts
-        if self.params.texts == "captions":
-            self.pairs.setup(model, dataset)
+        self.pairs.setup(model, dataset, class_prompts=True)  # the image attack needs them
 
     def perturb(self, model: Any, batch: Batch, rng: Any) -> tuple[torch.Tensor | None, list[str], list[str]]:
         texts = self.pairs.of(batch)

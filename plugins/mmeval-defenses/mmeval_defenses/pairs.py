@@ -24,10 +24,12 @@ class Pairs:
         self.params = params
         self.prompts = ClassPrompts(params.template)
 
-    def setup(self, model: Any, dataset: Any) -> None:
-        if self.params.texts == "prompts":
+    def setup(self, model: Any, dataset: Any, class_prompts: bool = False) -> None:
+        """``class_prompts``: embed the class prompts even when pairing with captions (for a
+        defense whose attack needs them)."""
+        if self.params.texts == "prompts" or class_prompts:
             self.prompts.setup(model, dataset)
-        elif not dataset[0].texts:
+        if self.params.texts == "captions" and not dataset[0].texts:
             raise SpecError("texts='captions' needs a dataset whose samples carry captions",
                             "defense.params.texts")
 
