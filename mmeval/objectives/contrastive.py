@@ -45,13 +45,22 @@ class InBatchMatching:
 
     kind: ClassVar[str] = "retrieval"
 
+    def __init__(self) -> None:
+        # (batch, model, text embeddings): an attack calls loss() once per step on one batch
+        self._texts: tuple[Batch, VLModel, torch.Tensor] | None = None
+
     def prepare(self, model: VLModel, dataset: Dataset) -> None:
-        """Nothing to cache: the gallery is the batch itself."""
+        """Nothing to cache per cell: the gallery is the batch itself."""
+
+    def _text_embeddings(self, model: VLModel, batch: Batch) -> torch.Tensor:
+        if self._texts is None or self._texts[0] is not batch or self._texts[1] is not model:
+            with torch.no_grad():
+                emb = model.encode_text([t for ts in batch.texts for t in ts]).float()
+            self._texts = (batch, model, emb)
+        return self._texts[2]
 
     def _logits(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
-        texts = [t for ts in batch.texts for t in ts]
-        with torch.no_grad():
-            text_emb = model.encode_text(texts).float()
+        text_emb = self._text_embeddings(model, batch)
         return model.logit_scale * model.encode_image(images).float() @ text_emb.T
 
     def loss(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
