@@ -7,11 +7,16 @@ import argparse
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .errors import MmevalError, SpecError
 from .registry import KINDS
 
+if TYPE_CHECKING:
+    from .spec import EvalSpec
+
 EXIT_USER_ERROR = 2
+EXIT_UNRELIABLE = 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--limit", type=int, help="evaluate at most N samples per task")
     run.add_argument("--device", help="cpu, cuda, cuda:N or auto")
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run.add_argument("--nproc", type=int, help="run on N processes under torchrun (one GPU "
+                     "each on CUDA, gloo on CPU); the same as torchrun --nproc-per-node N -m mmeval run")
+    run.add_argument("--strict", action="store_true",
+                     help=f"exit {EXIT_UNRELIABLE} if a sanity check marks any result unreliable")
 
     tr = sub.add_parser("train", help="fine-tune a model with a weight defense (resumes into an "
                         "existing --out); under torchrun: torchrun --nproc-per-node N -m mmeval train SPEC")
@@ -55,19 +64,54 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    import os
+
     from .runner import evaluate
     from .spec import load_spec
 
     spec = load_spec(args.spec)
     if args.no_progress:
         spec = spec.model_copy(update={"run": spec.run.model_copy(update={"progress": False})})
+    if args.nproc is not None and "WORLD_SIZE" not in os.environ:
+        return _launch(args, spec)
     result = evaluate(spec, out=args.out, limit=args.limit, device=args.device)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 reports
+        return 0
     print((result.run_dir / "report.md").read_text())
     print(f"results: {result.run_dir / 'results.json'}")
-    failed = [c for c in result.cells if c["status"] != "done"]
+    return _verdict(result.results, args.strict)
+
+
+def _launch(args: argparse.Namespace, spec: EvalSpec) -> int:
+    """``mmeval run --nproc N``: check the spec here (bad input exits 2 before any process
+    starts), then run it under torchrun and judge the results it wrote."""
+    import json
+
+    from .distributed import launch
+    from .planning import plan
+    from .runner import with_overrides
+
+    the_plan = plan(with_overrides(spec, args.limit, args.device, args.out))
+    argv = ["run", args.spec] + [f"--{k.replace('_', '-')}={v}" for k in ("out", "limit", "device")
+                                 if (v := getattr(args, k)) is not None]
+    argv += ["--no-progress"] if args.no_progress else []
+    code = launch(args.nproc, argv)
+    if code:
+        return code
+    path = the_plan.spec.resolved_output_dir() / "results.json"
+    return _verdict(json.loads(path.read_text()), args.strict)
+
+
+def _verdict(results: dict[str, Any], strict: bool) -> int:
+    """1 if a cell failed, 3 under ``--strict`` if a result is unreliable, else 0."""
+    failed = [c for c in results["cells"] if c["status"] != "done"]
     if failed:
         print(f"{len(failed)} cell(s) failed; see report.md", file=sys.stderr)
         return 1
+    if results["unreliable"]:
+        print(f"{len(results['unreliable'])} cell(s) unreliable: a sanity check failed (see "
+              "report.md, 'Sanity checks')", file=sys.stderr)
+        return EXIT_UNRELIABLE if strict else 0
     return 0
 
 

@@ -8,8 +8,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from . import checks
 from .plugins import PluginHost
-from .spec import ComponentRef
+from .spec import ChecksSettings, ComponentRef
 from .store import Store
 
 RESULTS_VERSION = 1
@@ -37,8 +38,14 @@ def build_results(store: Store, host: PluginHost) -> dict[str, Any]:
     spec = meta["spec"]
     metrics = _metric_objects(spec, host)
     cells, groups, group_records = [], {}, {}
-    for row in store.cells(meta["cells"]):
-        records = store.records(row["cell_id"])
+    rows = store.cells(meta["cells"])
+    journaled = {row["cell_id"]: store.records(row["cell_id"]) for row in rows}
+    settings = ChecksSettings.model_validate(spec["run"].get("checks", {}))
+    gates = [g for g in store.checks() if set(g["cells"]) & set(journaled)]
+    gates += checks.record_gates(rows, journaled, settings)
+    failed = checks.verdicts(gates)
+    for row in rows:
+        records = checks.scored(journaled[row["cell_id"]])
         objective = row["definition"]["objective"]["name"]
         kind = getattr(host.registry.get("objective", objective).load(), "kind", "?")
         cells.append({
@@ -46,7 +53,8 @@ def build_results(store: Store, host: PluginHost) -> dict[str, Any]:
             "model": row["model"], "defense": row["defense"], "task": row["task"],
             "attack": row["attack"], "objective_kind": kind, "definition": row["definition"],
             "status": row["status"], "error": row["error"], "n": len(records),
-            "total": row["total"],
+            "total": row["total"], "flagged": len(journaled[row["cell_id"]]) - len(records),
+            "reliable": row["cell_id"] not in failed, "failed_checks": failed.get(row["cell_id"], []),
             "metrics": {name: m.compute(records).as_dict()
                         for name, m, _ in metrics if _applies(m, kind, "cell")},
         })
@@ -72,6 +80,8 @@ def build_results(store: Store, host: PluginHost) -> dict[str, Any]:
                                for name, m, doc in metrics},
         "cells": cells,
         "groups": list(groups.values()),
+        "checks": gates,
+        "unreliable": sorted(failed),
     }
 
 
@@ -103,6 +113,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         for group in (g for g in results["groups"] if g["objective_kind"] == kind):
             for cell in (c for c in results["cells"] if c["group"] == group["id"]):
                 status = cell["status"] + (f": {cell['error']}" if cell["error"] else "")
+                if not cell["reliable"]:
+                    status += " · unreliable (" + ", ".join(cell["failed_checks"]) + ")"
                 rows.append((cell, str(cell["n"]), status.replace("|", "/").replace("\n", " ")))
             if group["metrics"]:
                 n = max((m["n"] for m in group["metrics"].values()), default=0)
@@ -117,12 +129,25 @@ def render_markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {row['model']} | {row['defense']} | {row['task']} | {row['attack']} | "
                          f"{n} | " + " | ".join(values) + f" | {status} |")
     lines += _transfer_tables(results)
+    lines += _checks_section(results)
     for w in results["warnings"]:
         lines += ["", f"> warning: {w}"]
     lines += ["", "## Metric definitions", ""]
     lines += [f"- **{k}** ({v['scope']}): {v['definition']}"
               for k, v in results["metric_definitions"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _checks_section(results: dict[str, Any]) -> list[str]:
+    """The sanity gates that failed or could not run (docs/reliability.md), with what they concern."""
+    labels = {c["id"]: c["label"] for c in results["cells"]}
+    shown = [g for g in results["checks"] if g["status"] != "passed"]
+    passed = len(results["checks"]) - len(shown)
+    lines = ["", "## Sanity checks", "", f"{passed} passed, {len(shown)} failed or skipped."]
+    for g in shown:
+        concerned = ", ".join(labels.get(c, c) for c in g["cells"])
+        lines.append(f"- **{g['gate']}** {g['status']}: {g['detail']} — {concerned}")
+    return lines
 
 
 #: the metrics of the source x target tables, per objective kind (those the spec computes)

@@ -5,6 +5,7 @@ the journal in one transaction. Re-running into the same directory resumes: comp
 from __future__ import annotations
 
 import contextlib
+import json
 import platform
 import sys
 import time
@@ -16,8 +17,10 @@ from typing import Any
 
 import torch
 
-from . import __version__
+from . import __version__, checks
+from .attacks.base import check_images
 from .data import Head
+from .distributed import World, local_device, world
 from .errors import DataError, MmevalError, SpecError
 from .hookspecs import BatchEndEvent, CellEndEvent, RunEndEvent, RunStartEvent
 from .planning import Cell, Plan, Resolved, plan
@@ -26,9 +29,9 @@ from .progress import progress
 from .protocols import Dataset, VLModel
 from .report import write_outputs
 from .seeding import BatchRandom, sample_seed
-from .spec import EvalSpec, stable_hash, validate_spec
-from .store import Store, prepare_run_dir
-from .types import Batch, MetricValue, SampleRecord
+from .spec import ChecksSettings, EvalSpec, stable_hash, validate_spec
+from .store import Store, prepare_run_dir, shard_name
+from .types import Batch, MetricValue, Outcome, SampleRecord
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -68,8 +71,9 @@ def resolve_device(name: str, field: str = "run.device") -> torch.device:
     return device
 
 
-def _with_overrides(spec: EvalSpec, limit: int | None, device: str | None,
-                    out: str | Path | None) -> EvalSpec:
+def with_overrides(spec: EvalSpec, limit: int | None, device: str | None,
+                   out: str | Path | None) -> EvalSpec:
+    """``spec`` with the command line's ``--limit``, ``--device`` and ``--out`` applied."""
     data = spec.canonical()
     if limit is not None:
         if limit < 1:
@@ -83,10 +87,11 @@ def _with_overrides(spec: EvalSpec, limit: int | None, device: str | None,
     return validate_spec(data)
 
 
-def _environment(device: torch.device) -> dict[str, Any]:
+def _environment(device: torch.device, world_size: int) -> dict[str, Any]:
     env: dict[str, Any] = {
         "python": sys.version.split()[0], "platform": platform.platform(),
         "torch": torch.__version__, "cuda": torch.version.cuda, "device": str(device),
+        "world_size": world_size,
     }
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
@@ -101,27 +106,106 @@ def evaluate(
     device: str | None = None,
     host: PluginHost | None = None,
 ) -> RunResult:
-    """Plan ``spec`` (no compute), run every pending cell, write results.json and report.md."""
+    """Plan ``spec`` (no compute), check its datasets and output directory, run every pending
+    cell, write results.json and report.md. Under torchrun every rank runs its share of each cell
+    and rank 0 merges the records and writes the outputs. Nothing is written before the checks
+    pass, so bad input leaves an existing run untouched."""
     spec_obj = spec.spec if isinstance(spec, Plan) else validate_spec(spec)
     host = spec.host if isinstance(spec, Plan) else host
-    spec_obj = _with_overrides(spec_obj, limit, device, out)
+    spec_obj = with_overrides(spec_obj, limit, device, out)
     the_plan = plan(spec_obj, host)
     run = spec_obj.run
-    dev = resolve_device(run.device)
+    dev = local_device(resolve_device(run.device))
     run_dir = spec_obj.resolved_output_dir()
     prepare_run_dir(run_dir)
-    with Store(run_dir) as store:
-        store.set_meta(spec=spec_obj.canonical(), spec_hash=spec_obj.spec_hash(),
-                       cells=[c.id for c in the_plan.cells], warnings=the_plan.warnings,
-                       versions={"mmeval": __version__, **the_plan.host.versions()},
-                       environment=_environment(dev), seed=run.seed)
-        hook = the_plan.host.hook
-        hook.mmeval_run_start(event=RunStartEvent(run_dir, spec_obj.canonical(),
-                                                  tuple(c.id for c in the_plan.cells)))
-        _Runner(the_plan, store, dev, run_dir).run()
-        results = write_outputs(store, the_plan.host, run_dir)
-    hook.mmeval_run_end(event=RunEndEvent(run_dir, results))
+    datasets = _datasets(the_plan)
+    ranks = world(dev)
+    try:
+        with Store(run_dir) as store:
+            if ranks.main:
+                store.merge_shards()  # records a killed distributed run left in rank journals
+                store.set_meta(spec=spec_obj.canonical(), spec_hash=spec_obj.spec_hash(),
+                               cells=[c.id for c in the_plan.cells], warnings=the_plan.warnings,
+                               versions={"mmeval": __version__, **the_plan.host.versions()},
+                               environment=_environment(dev, ranks.size), seed=run.seed)
+                the_plan.host.hook.mmeval_run_start(event=RunStartEvent(
+                    run_dir, spec_obj.canonical(), tuple(c.id for c in the_plan.cells)))
+            ranks.barrier()
+            if ranks.distributed:
+                with Store(run_dir, name=shard_name(ranks.rank)) as shard:
+                    _Runner(the_plan, store, shard, dev, run_dir, ranks, datasets).run()
+            else:
+                _Runner(the_plan, store, store, dev, run_dir, ranks, datasets).run()
+            ranks.barrier()
+            if ranks.main:
+                store.merge_shards()
+                results = write_outputs(store, the_plan.host, run_dir)
+            ranks.barrier()
+        if not ranks.main:
+            results = json.loads((run_dir / "results.json").read_text())
+    finally:
+        ranks.close()
+    if ranks.main:
+        the_plan.host.hook.mmeval_run_end(event=RunEndEvent(run_dir, results))
     return RunResult(run_dir, results)
+
+
+def _datasets(the_plan: Plan) -> dict[int, Dataset]:
+    """Build every task's dataset and check what is cheap to check before any compute: not
+    empty, unique sample ids, and a first sample in range."""
+    out: dict[int, Dataset] = {}
+    for task in {c.task.index: c.task for c in the_plan.cells}.values():
+        where = f"tasks[{task.index}].dataset"
+        dataset = task.dataset.build()
+        if len(dataset) == 0:
+            raise DataError(f"{where}: dataset '{task.dataset.name}' has no samples; check its "
+                            "root / annotation")
+        head = Head(dataset, task.limit or len(dataset))
+        if hasattr(dataset, "sample_id"):
+            ids = [head.sample_id(i) for i in range(len(head))]
+            if len(set(ids)) != len(ids):
+                dup = next(i for i in ids if ids.count(i) > 1)
+                raise DataError(f"{where}: dataset '{task.dataset.name}' repeats sample id "
+                                f"'{dup}'; ids must be unique and stable")
+        check_batch(Batch.collate([head[0]]), head.class_names, where)
+        out[task.index] = dataset
+    return out
+
+
+def check_batch(batch: Batch, class_names: Sequence[str] | None, where: str) -> None:
+    """DataError unless ``batch`` holds [0, 1] images and labels within ``class_names``."""
+    try:
+        check_images(batch.images)
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from None
+    if batch.labels is not None and class_names is not None:
+        bad = [int(v) for v in batch.labels.tolist() if not 0 <= v < len(class_names)]
+        if bad:
+            raise DataError(f"{where}: label {bad[0]} does not index the dataset's "
+                            f"{len(class_names)} class names; labels must be 0..{len(class_names) - 1}")
+
+
+def _model_gates(cells: Sequence[Cell], settings: ChecksSettings,
+                 gated: set[tuple[str, str]]) -> list[tuple[str, Cell, list[str]]]:
+    """The model gates still to run for one model's cells, each with a cell to run it on and the
+    cells it concerns: ``stochastic`` once per model (attacks with EOT are exempt), and
+    ``gradient-masking`` per classification task attacked white-box with gradients."""
+    out: list[tuple[str, Cell, list[str]]] = []
+    attacked = [c for c in cells if c.attack.name != "clean"]
+    if settings.stochastic and attacked and ("stochastic", cells[0].group) not in gated:
+        out.append(("stochastic", cells[0], [c.id for c in attacked
+                                             if getattr(c.attack.params, "eot_iter", 1) <= 1]))
+    if settings.gradient_masking:
+        groups: dict[str, list[Cell]] = {}
+        for c in attacked:
+            eps = getattr(c.attack.params, "eps", None)
+            if (c.attack.source is None and (eps is None or eps > 0)
+                    and getattr(c.attack.component.load(), "uses_gradients", False)
+                    and getattr(c.task.objective.component.load(), "kind", "") == "classification"):
+                groups.setdefault(c.group, []).append(c)
+        out += [("gradient-masking", members[0], [c.id for c in members])
+                for group, members in groups.items() if ("gradient-masking", group) not in gated]
+    return out
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
@@ -130,49 +214,59 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 
 
 class _Runner:
-    def __init__(self, the_plan: Plan, store: Store, device: torch.device, run_dir: Path) -> None:
-        self.plan, self.store, self.device, self.run_dir = the_plan, store, device, run_dir
+    def __init__(self, the_plan: Plan, store: Store, shard: Store, device: torch.device,
+                 run_dir: Path, ranks: World, datasets: dict[int, Dataset]) -> None:
+        self.plan, self.store, self.shard, self.device = the_plan, store, shard, device
+        self.run_dir, self.ranks, self.datasets = run_dir, ranks, datasets
         self.settings = the_plan.spec.run
-        self.datasets: dict[int, Dataset] = {}
         self.sources: dict[str, VLModel] = {}
 
-    def dataset(self, cell: Cell) -> Dataset:
-        if cell.task.index not in self.datasets:
-            self.datasets[cell.task.index] = cell.task.dataset.build()
-        return self.datasets[cell.task.index]
+    def total(self, cell: Cell) -> int:
+        dataset = self.datasets[cell.task.index]
+        return min(len(dataset), cell.task.limit or len(dataset))
 
     def run(self) -> None:
         by_model: dict[tuple[int, str | None], list[Cell]] = {}
         for cell in self.plan.cells:
             key = (cell.model_index, cell.defense.path if cell.defense else None)
             by_model.setdefault(key, []).append(cell)
-        known = {c["cell_id"] for c in self.store.cells()}
+            if self.ranks.main:
+                self._register(cell, self.total(cell))
+        gated = {(c["gate"], c["group"]) for c in self.store.checks()}
         for cells in by_model.values():
+            pending = {c.id: self.store.completed(c.id) for c in cells}
+            gates = _model_gates(cells, self.settings.checks, gated) if self.ranks.main else []
             model: VLModel | Exception | None = None
-            for cell in cells:
+            if gates or any(len(pending[c.id]) < self.total(c) for c in cells):
                 try:
-                    dataset = self.dataset(cell)
-                    total = min(len(dataset), cell.task.limit or len(dataset))
-                    self._register(cell, total)
-                    known.add(cell.id)
-                    if len(self.store.completed(cell.id)) >= total:
-                        self._end(cell, "done", None)
-                        continue
-                    if model is None:
-                        try:
-                            model = self._build_model(cell)
-                        except Exception as exc:
-                            model = exc
-                    if isinstance(model, Exception):
-                        raise model
-                    self._run_cell(cell, model, dataset, total)
-                    self._end(cell, "done", None)
+                    model = self._build(cells[0].model, cells[0].defense)
                 except Exception as exc:
-                    if self.settings.fail_fast:
-                        raise
-                    if cell.id not in known:
-                        self._register(cell, 0)
-                    self._end(cell, "failed", _describe(exc))
+                    model = exc
+            if gates and not isinstance(model, Exception):
+                self._run_gates(model, gates)  # type: ignore[arg-type]
+            for cell in cells:
+                self._cell(cell, model, pending[cell.id])
+
+    def _cell(self, cell: Cell, model: VLModel | Exception | None, done: set[str]) -> None:
+        status, error = "done", None
+        try:
+            if len(done) < self.total(cell):
+                if isinstance(model, Exception):
+                    raise model
+                assert model is not None
+                self._run_cell(cell, model, done)
+        except Exception as exc:
+            if self.settings.fail_fast and not self.ranks.distributed:
+                raise
+            status, error = "failed", _describe(exc)
+        outcomes = self.ranks.gather((status, error))
+        errors = [(r, e) for r, (s, e) in enumerate(outcomes) if s == "failed"]
+        if errors and self.settings.fail_fast:
+            raise RuntimeError(f"cell '{cell.label}' failed: {errors[0][1]}")
+        if self.ranks.main:
+            if self.ranks.distributed and errors:
+                error = "; ".join(f"rank {r}: {e}" for r, e in errors)
+            self._end(cell, "failed" if errors else "done", error if errors else None)
 
     def _register(self, cell: Cell, total: int) -> None:
         self.store.register_cell(
@@ -185,8 +279,25 @@ class _Runner:
         self.plan.host.hook.mmeval_cell_end(
             event=CellEndEvent(self.run_dir, cell.id, cell.label, status, error))
 
-    def _build_model(self, cell: Cell) -> VLModel:
-        return self._build(cell.model, cell.defense)
+    def _run_gates(self, model: VLModel, gates: list[tuple[str, Cell, list[str]]]) -> None:
+        """Run the model gates (rank 0) and journal each; a gate that cannot run is ``skipped``."""
+        settings = self.settings.checks
+        for gate, cell, concerned in gates:
+            dataset = Head(self.datasets[cell.task.index], self.total(cell))
+            try:
+                if gate == "stochastic":
+                    n = min(8, len(dataset))
+                    images = Batch.collate([dataset[i] for i in range(n)]).images.to(self.device)
+                    outcome = checks.stochastic_gate(model, images, concerned)
+                else:
+                    objective = cell.task.objective.build()
+                    objective.prepare(model, dataset)
+                    outcome = checks.masking_gate(model, objective, dataset, self.settings.seed,
+                                                  settings, self.device, concerned)
+            except Exception as exc:
+                outcome = checks.result(gate, "skipped", f"could not run: {_describe(exc)}",
+                                        concerned)
+            self.store.set_check(cell.group, outcome)
 
     def _source_model(self, source: Resolved) -> VLModel:
         """The model a transfer attack is crafted on, built once per run."""
@@ -204,13 +315,12 @@ class _Runner:
         model.eval()
         return model
 
-    def _run_cell(self, cell: Cell, model: VLModel, full: Dataset, total: int) -> None:
-        self.store.set_status(cell.id, "running")
-        dataset = Head(full, total)
-        done = self.store.completed(cell.id)
-        todo = [i for i in range(total) if dataset.sample_id(i) not in done]
-        if not todo:
-            return
+    def _run_cell(self, cell: Cell, model: VLModel, done: set[str]) -> None:
+        if self.ranks.main:
+            self.store.set_status(cell.id, "running")
+        total = self.total(cell)
+        dataset = Head(self.datasets[cell.task.index], total)
+        todo = self.ranks.shard([i for i in range(total) if dataset.sample_id(i) not in done])
         objective = cell.task.objective.build()
         objective.prepare(model, dataset)
         attack = cell.attack.build()
@@ -222,19 +332,22 @@ class _Runner:
                                       if k not in ("model", "defense")})
             crafter = _Crafter(source, cell.task.objective.build(), key)
             crafter.objective.prepare(source, dataset)
-        bar = progress(total=total, initial=total - len(todo), desc=cell.label, unit="sample",
-                       enabled=self.settings.progress)
+        bar = progress(total=total, initial=len(done), desc=cell.label, unit="sample",
+                       enabled=self.settings.progress and self.ranks.main)
+        where = f"tasks[{cell.task.index}].dataset"
         try:
             for chunk in _chunks(todo, self.settings.batch_size):
                 t0 = time.perf_counter()
-                batch = Batch.collate([dataset[i] for i in chunk]).to(self.device)
+                batch = Batch.collate([dataset[i] for i in chunk])
                 if len(set(batch.sample_ids)) != len(batch) or done & set(batch.sample_ids):
-                    raise DataError(f"dataset '{cell.task.dataset.name}' yields duplicate "
-                                    "sample ids; ids must be unique and stable")
-                self.store.append(self._batch_records(cell, model, objective, attack, batch,
+                    raise DataError(f"{where}: dataset '{cell.task.dataset.name}' yields "
+                                    "duplicate sample ids; ids must be unique and stable")
+                check_batch(batch, dataset.class_names, where)
+                batch = batch.to(self.device)
+                self.shard.append(self._batch_records(cell, model, objective, attack, batch,
                                                       crafter))
                 done |= set(batch.sample_ids)
-                bar.update(len(batch))
+                bar.update(len(batch) * self.ranks.size)
                 self.plan.host.hook.mmeval_batch_end(event=BatchEndEvent(
                     self.run_dir, cell.id, len(done), total, len(batch),
                     time.perf_counter() - t0))
@@ -260,6 +373,12 @@ class _Runner:
         cp, ap = clean.pred.tolist(), adv.pred.tolist()
         cc, ac = clean.correct.tolist(), adv.correct.tolist()
         extras: list[dict[str, Any]] = [{} for _ in range(len(batch))]
+        for i, (c_ok, a_ok) in enumerate(zip(_finite(clean, len(batch)), _finite(adv, len(batch)),
+                                             strict=True)):
+            if not (c_ok and a_ok):  # flagged, never counted as correct or fooled
+                extras[i][checks.NON_FINITE] = "+".join(
+                    k for k, ok in (("clean", c_ok), ("adv", a_ok)) if not ok)
+                cc[i] = ac[i] = False
         if cell.attack.source is not None:
             for e in extras:
                 e.update(source=cell.attack.source.label, target=cell.model.label)
@@ -295,6 +414,10 @@ class _Crafter:
     objective: Any
     #: what per-sample attack seeds derive from (the cell, or for transfer what crafts the points)
     seed_key: str
+
+
+def _finite(outcome: Outcome, n: int) -> list[bool]:
+    return [True] * n if outcome.finite is None else outcome.finite.tolist()
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:

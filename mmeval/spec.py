@@ -81,6 +81,28 @@ def check_device(v: str) -> str:
     return v
 
 
+class ChecksSettings(_Strict):
+    """Sanity gates (see docs/reliability.md); a failed gate marks the cells it concerns
+    ``unreliable`` and makes ``mmeval run --strict`` exit 3."""
+
+    eps_zero: bool = Field(default=True, description="an attack at eps 0 must reproduce the clean "
+                           "outcome of every sample")
+    monotone: bool = Field(default=True, description="accuracy must not rise as eps grows (clean "
+                           "accuracy counts as eps 0)")
+    monotone_tolerance: float = Field(default=0.01, ge=0.0, le=1.0, description="rise in accuracy "
+                                      "between consecutive eps values tolerated as noise")
+    gradient_masking: bool = Field(default=True, description="unbounded PGD (eps 1) must bring "
+                                   "zero-shot accuracy to about chance, else gradient masking")
+    masking_samples: int = Field(default=32, ge=1, description="samples the unbounded PGD probes")
+    masking_steps: int = Field(default=20, ge=1, description="steps of the unbounded PGD probe")
+    masking_margin: float = Field(default=0.1, ge=0.0, le=1.0, description="accuracy above chance "
+                                  "(1 / classes) still taken as about chance")
+    stochastic: bool = Field(default=True, description="two forward passes on the same images must "
+                             "agree, else the model is stochastic and needs EOT")
+    non_finite: bool = Field(default=True, description="a sample whose model output holds NaN or "
+                             "inf (flagged, never scored) marks its cell")
+
+
 class RunSettings(_Strict):
     """How to run: device (``cpu``, ``cuda``, ``cuda:1``, ``auto``), batch size, seed, precision."""
 
@@ -90,6 +112,7 @@ class RunSettings(_Strict):
     precision: Literal["fp32", "bf16", "fp16"] = Field(default="fp32",
                                                        description="autocast for attack steps")
     fail_fast: bool = Field(default=False, description="stop at the first failing cell")
+    checks: ChecksSettings = Field(default_factory=ChecksSettings, description="sanity gates")
     progress: bool = Field(default=True, description="progress bars")
 
     _device = field_validator("device")(lambda v: check_device(v))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,11 +38,24 @@ CREATE TABLE IF NOT EXISTS records (
     arrays BLOB,
     PRIMARY KEY (cell_id, sample_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checks (
+    gate TEXT NOT NULL, grp TEXT NOT NULL, status TEXT NOT NULL, detail TEXT NOT NULL,
+    cells TEXT NOT NULL, PRIMARY KEY (gate, grp)
+);
 """
+
+#: below this much free space (MiB) a run refuses to start; ``MMEVAL_MIN_FREE_MB`` overrides
+MIN_FREE_MB = 64
+
+
+def shard_name(rank: int | str) -> str:
+    """The journal file rank ``rank`` writes under torchrun (merged into the journal by rank 0)."""
+    return f"journal.rank-{rank}.sqlite"
+
 
 
 def prepare_run_dir(run_dir: Path) -> None:
-    """Create ``run_dir`` and prove it is writable, before any compute."""
+    """Create ``run_dir`` and prove it is writable and has room, before any compute."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / f".write-test-{os.getpid()}"
@@ -50,13 +64,18 @@ def prepare_run_dir(run_dir: Path) -> None:
     except OSError as exc:
         raise StoreError(f"output directory '{run_dir}' is not writable ({exc.strerror}); "
                          "choose another with --out") from None
+    need = float(os.environ.get("MMEVAL_MIN_FREE_MB", MIN_FREE_MB))
+    free = shutil.disk_usage(run_dir).free / 2**20
+    if free < need:
+        raise StoreError(f"output directory '{run_dir}' has {free:.0f} MiB free, below the "
+                         f"{need:.0f} MiB a run needs; free space or choose another with --out")
 
 
 class Store:
     """Open (or create) the journal of ``run_dir``."""
 
-    def __init__(self, run_dir: Path, *, create: bool = True) -> None:
-        self.path = Path(run_dir) / JOURNAL
+    def __init__(self, run_dir: Path, *, create: bool = True, name: str = JOURNAL) -> None:
+        self.path = Path(run_dir) / name
         if not create and not self.path.is_file():
             raise StoreError(f"'{run_dir}' holds no {JOURNAL}; pass the directory a run wrote")
         try:
@@ -127,8 +146,28 @@ class Store:
         rows = [(r.cell_id, r.sample_id, r.label, r.clean_pred, r.adv_pred, int(r.clean_correct),
                  int(r.adv_correct), r.linf, r.l2, json.dumps(dict(r.extra), sort_keys=True),
                  _pack(r.arrays)) for r in records]
-        with self.db:
-            self.db.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        try:
+            with self.db:
+                self.db.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write to journal '{self.path}' ({exc}); the batches already "
+                             "journaled are kept: free space and re-run to resume") from None
+
+    def merge_shards(self) -> int:
+        """Move the records of every rank's shard journal next to this one (left by this run or a
+        killed one, at any world size) into it, then delete the shards; the records moved."""
+        moved = 0
+        for shard in sorted(self.path.parent.glob(shard_name("*"))):
+            self.db.execute("ATTACH DATABASE ? AS shard", (str(shard),))
+            try:
+                with self.db:
+                    cur = self.db.execute("INSERT OR IGNORE INTO records SELECT * FROM shard.records")
+                    moved += cur.rowcount
+            finally:
+                self.db.execute("DETACH DATABASE shard")
+            for path in (shard, Path(f"{shard}-wal"), Path(f"{shard}-shm")):
+                path.unlink(missing_ok=True)
+        return moved
 
     def records(self, cell_id: str) -> list[SampleRecord]:
         cur = self.db.execute(
@@ -136,6 +175,24 @@ class Store:
             " linf, l2, extra, arrays FROM records WHERE cell_id=? ORDER BY sample_id", (cell_id,))
         return [SampleRecord(c, s, lab, cp, ap, bool(cc), bool(ac), li, l2, json.loads(ex),
                              _unpack(arr)) for c, s, lab, cp, ap, cc, ac, li, l2, ex, arr in cur]
+
+    # -- sanity checks that need the model (the others are recomputed from records) -----------
+    def set_check(self, group: str, check: Mapping[str, Any]) -> None:
+        """Journal a model gate's result (see :mod:`mmeval.checks`) for cell group ``group``."""
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO checks VALUES (?, ?, ?, ?, ?)",
+                            (check["gate"], group, check["status"], check["detail"],
+                             json.dumps(list(check["cells"]))))
+
+    def checks(self) -> list[dict[str, Any]]:
+        """The journaled model gates, each with ``group`` and the ``cells`` it concerns."""
+        try:
+            rows = self.db.execute("SELECT gate, grp, status, detail, cells FROM checks "
+                                   "ORDER BY gate, grp").fetchall()
+        except sqlite3.OperationalError:  # a journal written before the checks table existed
+            return []
+        return [{"gate": g, "group": grp, "status": st, "detail": d, "cells": json.loads(c)}
+                for g, grp, st, d, c in rows]
 
 
 def _pack(arrays: Mapping[str, torch.Tensor]) -> bytes | None:

@@ -88,12 +88,14 @@ class Outcome:
     """An objective's verdict on a batch: predicted index and whether it is correct, both ``[B]``;
     ``arrays`` holds per-sample tensors to journal (e.g. embeddings for gallery metrics), ``info``
     per-sample values (lists of length B) that go into records as ``clean_<key>`` / ``adv_<key>``
-    (e.g. ``rejected`` for a detector's abstentions)."""
+    (e.g. ``rejected`` for a detector's abstentions); ``finite`` is False where the model's output
+    held NaN or inf (None: all finite) — such samples are flagged, never scored."""
 
     pred: torch.Tensor
     correct: torch.Tensor
     arrays: Mapping[str, Sequence[torch.Tensor]] = field(default_factory=dict)
     info: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    finite: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)

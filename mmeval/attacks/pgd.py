@@ -74,7 +74,8 @@ def pgd_loop(x: torch.Tensor, start: torch.Tensor, loss: Callable[[torch.Tensor]
     for _ in range(steps):
         adv.requires_grad_(True)
         (grad,) = torch.autograd.grad(loss(adv).sum(), adv)
-        direction = _unit(grad.float(), norm)
+        # a sample whose loss is not finite stays put (the runner flags its non-finite output)
+        direction = _unit(torch.nan_to_num(grad.float(), nan=0.0, posinf=0.0, neginf=0.0), norm)
         if momentum:
             velocity = direction = _unit(momentum * velocity + direction, norm)
         with torch.no_grad():

@@ -93,7 +93,8 @@ class Retrieval:
                                for t, (a, b) in zip(batch.texts, spans, strict=True)):
             texts = [encode_texts(model, t) for t in batch.texts]  # attacked captions
         arrays = {"image": list(feats.detach().cpu()), "text": [t.cpu() for t in texts]}
-        return Outcome(pred, pred == rows, arrays)
+        finite = torch.isfinite(logits).all(dim=1) & torch.isfinite(feats).all(dim=1)
+        return Outcome(pred, pred == rows, arrays, finite=finite)
 
     def is_success(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
         return ~self.evaluate(model, images, batch).correct

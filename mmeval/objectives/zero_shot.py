@@ -111,10 +111,11 @@ class ZeroShotClassification:
         labels = self.labels(model, batch).to(images.device)
         scores = self._scores(model, images, batch)
         pred = scores.argmax(dim=-1)
+        finite = torch.isfinite(scores).all(dim=-1)
         if scores.shape[1] > len(self.class_names):  # a reject class
-            return Outcome(pred, pred == labels,
+            return Outcome(pred, pred == labels, finite=finite,
                            info={"rejected": (pred == len(self.class_names)).tolist()})
-        return Outcome(pred, pred == labels)
+        return Outcome(pred, pred == labels, finite=finite)
 
     def is_success(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
         return ~self.evaluate(model, images, batch).correct

@@ -18,21 +18,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from .. import __version__
 from ..attacks.base import attack_mode
 from ..data import Head
+from ..distributed import local_device, world
 from ..errors import SpecError
 from ..planning import resolve_ref, resolve_stages
 from ..plugins import PluginHost, get_host
@@ -100,21 +98,6 @@ def _schedule(settings: ScheduleSettings, opt: torch.optim.Optimizer,
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
-def _world(device: torch.device) -> tuple[int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
-                                timeout=timedelta(minutes=10))
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
-
-
-def _device(name: str) -> torch.device:
-    device = resolve_device(name, "device")
-    if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
-        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))  # one GPU per torchrun rank
-    return device
-
-
 def _last_epoch(out: Path) -> int:
     done = [int(d.name.split("-")[1]) for d in out.glob("epoch-*")
             if d.is_dir() and (d / STATE_FILE).is_file()]
@@ -136,10 +119,11 @@ def train(spec: TrainSpec | dict[str, Any], *, out: str | Path | None = None,
     if getattr(defense_ref.component.load(), "kind", None) != "weights":
         raise SpecError(f"'{defense_ref.name}' does not train weights; `mmeval train` takes a "
                         "weight defense (see `mmeval list defenses`)", "defense.name")
-    dev = _device(spec.device)
-    rank, world = _world(dev)
-    if spec.batch_size % world:
-        raise SpecError(f"batch_size {spec.batch_size} does not split over {world} ranks",
+    dev = local_device(resolve_device(spec.device, "device"))
+    ranks = world(dev)
+    rank, size = ranks.rank, ranks.size
+    if spec.batch_size % size:
+        raise SpecError(f"batch_size {spec.batch_size} does not split over {size} ranks",
                         "batch_size")
     out_dir = spec.resolved_output_dir().resolve()
     if rank == 0:
@@ -166,11 +150,11 @@ def train(spec: TrainSpec | dict[str, Any], *, out: str | Path | None = None,
     for t, params in towers.items():
         for p in params:
             p.requires_grad_(t in defense.trains)
-    steps_per_epoch = (len(dataset) // spec.batch_size if world > 1
+    steps_per_epoch = (len(dataset) // spec.batch_size if size > 1
                        else math.ceil(len(dataset) / spec.batch_size))
     if steps_per_epoch == 0:
         raise SpecError(f"{len(dataset)} samples make no batch of {spec.batch_size} over "
-                        f"{world} ranks", "batch_size")
+                        f"{size} ranks", "batch_size")
     opt = _optimizer(spec.optimizer, trained)
     sched = _schedule(spec.schedule, opt, steps_per_epoch * spec.epochs)
     scaler = torch.amp.GradScaler(dev.type, enabled=spec.precision == "fp16")
@@ -188,9 +172,9 @@ def train(spec: TrainSpec | dict[str, Any], *, out: str | Path | None = None,
         losses = [float(v) for v in state["losses"]]
         epochs = json.loads(log_path.read_text())["epochs"][:start]
     step_module: nn.Module = _Step(model, defense)
-    if world > 1:
+    if size > 1:
         step_module = nn.parallel.DistributedDataParallel(step_module)
-    per_rank = spec.batch_size // world
+    per_rank = spec.batch_size // size
     ref: dict[str, Any] = {}
     for epoch in range(start + 1, spec.epochs + 1):
         order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(
@@ -216,7 +200,7 @@ def train(spec: TrainSpec | dict[str, Any], *, out: str | Path | None = None,
             scaler.update()
             sched.step()
             epoch_losses.append(loss.item())
-            samples += len(batch) * world
+            samples += len(batch) * size
             seconds = time.perf_counter() - t0
             bar.set_postfix(loss=f"{epoch_losses[-1]:.4f}", samples_s=f"{samples / seconds:.1f}",
                             refresh=False)
@@ -228,12 +212,10 @@ def train(spec: TrainSpec | dict[str, Any], *, out: str | Path | None = None,
                        "samples_per_s": round(samples / seconds, 1)})
         if rank == 0:
             ref = _save(out_dir, epoch, model, opt, sched, scaler, losses, epochs, spec)
-    if world > 1:
-        dist.barrier()
+    ranks.barrier()
     if not ref:
         ref = trained_model(out_dir)
-    if world > 1:
-        dist.destroy_process_group()
+    ranks.close()
     return TrainResult(out_dir, ref, losses, epochs)
 
 

@@ -1,0 +1,148 @@
+"""Distributed evaluation under real torchrun subprocesses (CPU, gloo): numbers independent of world
+size and batch size, resume across world sizes after SIGKILL, and a dead rank failing the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mmeval.spec import load_spec
+from mmeval.store import JOURNAL, Store, shard_name
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMIT = 24
+
+
+def _spec(tmp: Path, batch_size: int, steps: int = 10, name: str = "spec") -> Path:
+    """The quickstart spec as JSON, with ``batch_size`` and PGD ``steps``."""
+    data = load_spec(ROOT / "examples" / "quickstart.py").canonical()
+    data["run"].update(batch_size=batch_size, progress=False)
+    for attack in data["attacks"]:
+        if attack["name"] == "mmeval/pgd":
+            attack["params"]["steps"] = steps
+    path = tmp / f"{name}-{batch_size}-{steps}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _cmd(spec: Path, out: Path, nproc: int, limit: int = LIMIT) -> list[str]:
+    return [sys.executable, "-m", "mmeval", "run", str(spec), "--out", str(out),
+            f"--limit={limit}", f"--nproc={nproc}", "--no-progress"]
+
+
+def _run(spec: Path, out: Path, nproc: int, limit: int = LIMIT) -> dict:
+    proc = subprocess.run(_cmd(spec, out, nproc, limit), capture_output=True, text=True,
+                          timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((out / "results.json").read_text())
+
+
+def _outcomes(out: Path) -> dict[tuple[str, str], tuple]:
+    with Store(out, create=False) as store:
+        return {(r.cell_id, r.sample_id): (r.clean_pred, r.adv_pred, r.adv_correct)
+                for c in store.cells() for r in store.records(c["cell_id"])}
+
+
+def _metrics(results: dict) -> dict[str, dict]:
+    return {c["id"]: {k: v["value"] for k, v in c["metrics"].items()} | {"n": c["n"]}
+            for c in results["cells"]}
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory) -> tuple[Path, dict]:
+    """World size 1, batch size 32 (under torchrun)."""
+    tmp = tmp_path_factory.mktemp("dist")
+    out = tmp / "ws1-bs32"
+    return out, _run(_spec(tmp, 32), out, 1)
+
+
+@pytest.mark.parametrize(("nproc", "batch_size"), [(2, 8), (2, 32), (1, 8)])
+def test_numbers_do_not_depend_on_world_or_batch_size(baseline, tmp_path, nproc, batch_size):
+    base_dir, base = baseline
+    out = tmp_path / "run"
+    results = _run(_spec(tmp_path, batch_size), out, nproc)
+    assert results["environment"]["world_size"] == nproc
+    assert all(c["status"] == "done" and c["n"] == LIMIT for c in results["cells"])
+    assert _metrics(results) == _metrics(base)
+    ours, theirs = _outcomes(out), _outcomes(base_dir)
+    assert ours.keys() == theirs.keys() and len(ours) == 12 * LIMIT  # every sample exactly once
+    same = sum(ours[k] == theirs[k] for k in ours)
+    assert same >= 0.99 * len(ours), f"{same}/{len(ours)} identical outcomes"
+    assert not list(out.glob(shard_name("*"))), "rank journals must be merged and removed"
+
+
+def _records(out: Path) -> int:
+    total = 0
+    for path in [out / JOURNAL, *out.glob(shard_name("*"))]:
+        try:
+            with sqlite3.connect(path, timeout=1) as db:
+                total += db.execute("SELECT count(*) FROM records").fetchone()[0]
+        except sqlite3.Error:
+            pass
+    return total
+
+
+def _kill_midway(cmd: list[str], out: Path, at_least: int) -> None:
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while _records(out) < at_least:
+        assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+        assert time.monotonic() < deadline, "the run journaled nothing"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.mark.parametrize(("first", "second"), [(2, 1), (1, 2)])
+def test_resume_across_world_sizes_after_sigkill(tmp_path, first, second):
+    spec = _spec(tmp_path, 8, steps=30)
+    limit = 40
+    reference = _run(spec, tmp_path / "reference", 1, limit)
+    out = tmp_path / "killed"
+    _kill_midway(_cmd(spec, out, first, limit), out, at_least=3 * 8 * first)
+    assert not (out / "results.json").exists(), "killed too late: the run had finished"
+    assert 0 < _records(out) < 12 * limit
+    resumed = _run(spec, out, second, limit)
+    assert _metrics(resumed) == _metrics(reference)
+    assert _outcomes(out).keys() == _outcomes(tmp_path / "reference").keys()
+    assert all(c["n"] == limit for c in resumed["cells"])
+
+
+DYING_SPEC = '''
+import os
+from mmeval import hookimpl
+from mmeval.plugins import get_host
+
+class Die:
+    @hookimpl
+    def mmeval_batch_end(self, event):
+        if os.environ.get("RANK") == "1":
+            os._exit(17)
+
+get_host().register(Die(), "die")
+SPEC = {"name": "dying", "models": ["zoo/tiny-clip-shapes"],
+        "tasks": [{"dataset": {"name": "shapes", "params": {"n": 64, "classes": "shape"}}}],
+        "attacks": [{"name": "mmeval/pgd", "params": {"eps": 0.004, "steps": 5}}],
+        "run": {"batch_size": 8, "progress": False}}
+'''
+
+
+def test_a_dead_rank_fails_the_run_without_hanging(tmp_path):
+    spec = tmp_path / "dying.py"
+    spec.write_text(DYING_SPEC)
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "mmeval", "run", str(spec), "--out",
+                           str(tmp_path / "run"), "--nproc=2"], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT, env={**os.environ, "MMEVAL_DIST_TIMEOUT": "60"})
+    assert proc.returncode != 0
+    assert time.monotonic() - t0 < 240
+    assert not (tmp_path / "run" / "results.json").exists()
