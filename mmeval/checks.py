@@ -130,7 +130,9 @@ def masking_gate(model: VLModel, objective: Objective, dataset: Dataset, seed: i
     n = min(settings.masking_samples, len(dataset))
     batch = Batch.collate([dataset[i] for i in range(n)]).to(device)
     rng = BatchRandom([sample_seed(seed, "gradient-masking", s) for s in batch.sample_ids], device)
-    attack = PGD(PGDParams(eps=1.0, steps=settings.masking_steps))
+    # no random start: a random point of the eps-1 ball is itself a destroyed image, which would
+    # hide a zero gradient
+    attack = PGD(PGDParams(eps=1.0, steps=settings.masking_steps, random_start=False))
     adv = attack(model, batch, objective, rng).images
     assert adv is not None
     with torch.no_grad():

@@ -13,13 +13,13 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import nn
 
 from ..errors import MissingDependencyError, ModelLoadError
 from ..protocols import InputSpec
 from ..registry import Params
-from .trainable import Trainable
+from .trainable import Trainable, check_checkpoint
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "zoo" / "configs"
 
@@ -45,6 +45,11 @@ class OpenCLIPParams(Params):
         default=None, ge=8, description="resolution attacks work at (images are resized to the model's "
         "own inside the forward); default: the model's")
     interpolation: str | None = Field(default=None, description="resize mode; default: open_clip's")
+
+    @field_validator("pretrained")
+    @classmethod
+    def _readable(cls, v: str | None) -> str | None:
+        return check_checkpoint(v) if v and (Path(v).suffix or "/" in v) else v
 
 
 class OpenCLIPModel(Trainable, nn.Module):

@@ -36,6 +36,31 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def check_checkpoint(path: str) -> str:
+    """``path`` if it is a readable checkpoint: a directory, a safetensors file with a valid
+    header, or a torch file that loads with ``weights_only=True``. A pydantic validator, so a bad
+    checkpoint fails at plan time with its field path (ValueError)."""
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"checkpoint '{path}' does not exist")
+    if p.is_dir():
+        return path
+    try:
+        if p.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(p), framework="pt"):
+                pass
+        else:
+            torch.load(p, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # corrupt files and refused pickles surface as many types
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"checkpoint '{path}' cannot be loaded safely ({type(exc).__name__}: "
+                         f"{reason[:200]}); checkpoints load only as safetensors or with "
+                         "torch.load(weights_only=True) - re-save it as safetensors") from None
+    return path
+
+
 class Trainable:
     """Mixin for ``nn.Module`` VLModels. Subclasses name the parameters of the image tower by
     prefix and the logit-scale parameter(s) by name (the first one holds log(scale)); everything

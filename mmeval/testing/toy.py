@@ -17,10 +17,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import nn
 
-from ..models.trainable import Trainable
+from ..models.trainable import Trainable, check_checkpoint
 from ..protocols import InputSpec
 from ..registry import Params
 from ..types import Sample
@@ -44,6 +44,8 @@ class ToyVLMParams(Params):
     image_size: int = Field(default=16, ge=4, le=64)
     embed_dim: int = Field(default=32, ge=4)
     pretrained: str | None = Field(default=None, description="checkpoint to load (safetensors)")
+
+    _readable = field_validator("pretrained")(lambda v: v and check_checkpoint(v))
 
 
 class ToyVLM(Trainable, nn.Module):

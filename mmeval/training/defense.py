@@ -11,14 +11,14 @@ directly as the model's ``pretrained=``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..data import Head
 from ..errors import SpecError
+from ..models.trainable import check_checkpoint
 from ..objectives.zero_shot import ZeroShotClassification, ZeroShotParams
 from ..protocols import BatchRandomLike, Dataset
 from ..registry import Params
@@ -31,6 +31,8 @@ class WeightDefenseParams(Params):
     checkpoint: str | None = Field(
         default=None, description="evaluation: a checkpoint `mmeval train` wrote with this defense "
         "(loaded into the model); not used by training")
+
+    _readable = field_validator("checkpoint")(lambda v: v and check_checkpoint(v))
 
 
 class WeightDefense:
@@ -51,9 +53,6 @@ class WeightDefense:
         if not self.params.checkpoint:
             raise SpecError("a weight defense is evaluated from a checkpoint; train one with "
                             "`mmeval train` and pass its path", "params.checkpoint")
-        if not Path(self.params.checkpoint).exists():
-            raise SpecError(f"checkpoint '{self.params.checkpoint}' does not exist",
-                            "params.checkpoint")
         model.load_checkpoint(self.params.checkpoint)
         return model
 
