@@ -220,6 +220,7 @@ class _Runner:
         self.run_dir, self.ranks, self.datasets = run_dir, ranks, datasets
         self.settings = the_plan.spec.run
         self.sources: dict[str, VLModel] = {}
+        self.objectives: dict[tuple[int, int, str], Any] = {}
 
     def total(self, cell: Cell) -> int:
         dataset = self.datasets[cell.task.index]
@@ -246,6 +247,8 @@ class _Runner:
                 self._run_gates(model, gates)  # type: ignore[arg-type]
             for cell in cells:
                 self._cell(cell, model, pending[cell.id])
+            self.objectives = {k: v for k, v in self.objectives.items()
+                               if any(k[0] == id(m) for m in self.sources.values())}
 
     def _cell(self, cell: Cell, model: VLModel | Exception | None, done: set[str]) -> None:
         status, error = "done", None
@@ -290,14 +293,23 @@ class _Runner:
                     images = Batch.collate([dataset[i] for i in range(n)]).images.to(self.device)
                     outcome = checks.stochastic_gate(model, images, concerned)
                 else:
-                    objective = cell.task.objective.build()
-                    objective.prepare(model, dataset)
+                    objective = self._objective(cell, model, dataset)
                     outcome = checks.masking_gate(model, objective, dataset, self.settings.seed,
                                                   settings, self.device, concerned)
             except Exception as exc:
                 outcome = checks.result(gate, "skipped", f"could not run: {_describe(exc)}",
                                         concerned)
             self.store.set_check(cell.group, outcome)
+
+    def _objective(self, cell: Cell, model: VLModel, dataset: Dataset) -> Any:
+        """The task's objective prepared for ``model`` (class-prompt or gallery embeddings), once
+        per model and task: every attack of the task reuses it."""
+        key = (id(model), cell.task.index, stable_hash(cell.task.objective.definition()))
+        if key not in self.objectives:
+            objective = cell.task.objective.build()
+            objective.prepare(model, dataset)
+            self.objectives[key] = objective
+        return self.objectives[key]
 
     def _source_model(self, source: Resolved) -> VLModel:
         """The model a transfer attack is crafted on, built once per run."""
@@ -321,8 +333,7 @@ class _Runner:
         total = self.total(cell)
         dataset = Head(self.datasets[cell.task.index], total)
         todo = self.ranks.shard([i for i in range(total) if dataset.sample_id(i) not in done])
-        objective = cell.task.objective.build()
-        objective.prepare(model, dataset)
+        objective = self._objective(cell, model, dataset)
         attack = cell.attack.build()
         crafter = _Crafter(model, objective, cell.id)
         if cell.attack.source is not None:  # transfer: crafted on the source, scored on the model
@@ -330,8 +341,7 @@ class _Runner:
             # seeded by what crafts the points, so every target scores the same adversarial inputs
             key = "t-" + stable_hash({k: v for k, v in cell.definition().items()
                                       if k not in ("model", "defense")})
-            crafter = _Crafter(source, cell.task.objective.build(), key)
-            crafter.objective.prepare(source, dataset)
+            crafter = _Crafter(source, self._objective(cell, source, dataset), key)
         bar = progress(total=total, initial=len(done), desc=cell.label, unit="sample",
                        enabled=self.settings.progress and self.ranks.main)
         where = f"tasks[{cell.task.index}].dataset"
@@ -365,14 +375,22 @@ class _Runner:
         adv_images = batch.images if out.images is None else out.images
         adv_batch = replace(batch, texts=batch.texts if out.texts is None else out.texts,
                             prompts=out.prompts)
-        with torch.no_grad():
+        with torch.no_grad():  # final success is always judged in fp32
             adv = objective.evaluate(model, adv_images, adv_batch)
+            low = None
+            if self.settings.precision != "fp32":
+                with autocast(self.device, self.settings.precision):
+                    low = objective.evaluate(model, adv_images, adv_batch).correct.tolist()
         delta = (adv_images - batch.images).flatten(1).float()
         linf, l2 = delta.abs().amax(dim=1).tolist(), delta.norm(dim=1).tolist()
         labels = batch.labels.tolist() if batch.labels is not None else [None] * len(batch)
         cp, ap = clean.pred.tolist(), adv.pred.tolist()
         cc, ac = clean.correct.tolist(), adv.correct.tolist()
         extras: list[dict[str, Any]] = [{} for _ in range(len(batch))]
+        if low is not None:  # keep the attack-precision verdict where the fp32 re-check differs
+            for i, (lp, fp) in enumerate(zip(low, ac, strict=True)):
+                if lp != fp:
+                    extras[i][f"adv_correct_{self.settings.precision}"] = lp
         for i, (c_ok, a_ok) in enumerate(zip(_finite(clean, len(batch)), _finite(adv, len(batch)),
                                              strict=True)):
             if not (c_ok and a_ok):  # flagged, never counted as correct or fooled

@@ -48,6 +48,17 @@ class Batch:
             texts=tuple(s.texts for s in samples),
         )
 
+    def subset(self, index: torch.Tensor) -> Batch:
+        """The samples at positions ``index`` (a 1-D long tensor), in that order."""
+        rows = index.tolist()
+        return Batch(
+            tuple(self.sample_ids[i] for i in rows),
+            self.images[index.to(self.images.device)],
+            None if self.labels is None else self.labels[index.to(self.labels.device)],
+            tuple(self.texts[i] for i in rows) if self.texts else (),
+            None if self.prompts is None else tuple(self.prompts[i] for i in rows),
+        )
+
     def to(self, device: torch.device | str) -> Batch:
         return Batch(
             self.sample_ids,

@@ -29,12 +29,17 @@ class PGDParams(Params):
     random_start: bool = True
     momentum: float = Field(default=0.0, ge=0.0, lt=1.0,
                             description="momentum on normalized steps (FARE's inner attack: 0.9)")
+    early_stop: bool = Field(default=False, description="stop stepping a sample once the "
+                             "objective counts it as fooled (one extra forward per step on the "
+                             "samples still running); off: the reference PGD runs every step")
 
     @model_validator(mode="after")
     def _linf_eps(self) -> PGDParams:
         if self.norm == "linf" and self.eps > 1.0:
             raise ValueError(f"a Linf eps above 1 is meaningless for [0, 1] images (got {self.eps}); "
                              "write eps in pixel units, e.g. 4/255")
+        if self.early_stop and self.momentum:
+            raise ValueError("early_stop keeps no per-sample momentum; use one or the other")
         return self
 
 
@@ -108,6 +113,26 @@ class PGD(Attack):
             return AttackOutput(images=x.clone())
         alpha = p.step_size if p.step_size is not None else 2.5 * p.eps / max(p.steps, 1)
         start = random_start(x, rng, p.norm, p.eps) if p.random_start else x.clone()
+        if p.early_stop:
+            return AttackOutput(images=self._early_stopping(model, batch, objective, start, alpha))
         adv = pgd_loop(x, start, self.loss(model, batch, objective), p.norm, p.eps, p.steps, alpha,
                        p.momentum)
         return AttackOutput(images=adv)
+
+    def _early_stopping(self, model: VLModel, batch: Batch, objective: Objective,
+                        start: torch.Tensor, alpha: float) -> torch.Tensor:
+        """PGD that steps only the samples not yet fooled, on the sub-batch they form; a fooled
+        sample keeps its first successful iterate."""
+        p = self.params
+        adv = start.detach().clone()
+        active = torch.arange(len(batch), device=adv.device)
+        for _ in range(p.steps):
+            sub = batch.subset(active)
+            with torch.no_grad():
+                fooled = objective.is_success(model, adv[active], sub).to(active.device)
+            if fooled.all():
+                break
+            active, sub = active[~fooled], sub.subset(torch.nonzero(~fooled).flatten())
+            adv[active] = pgd_loop(sub.images, adv[active], self.loss(model, sub, objective),
+                                   p.norm, p.eps, 1, alpha)
+        return adv
