@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import DataLoader
 
 from . import __version__, checks
-from .attacks.base import check_images
+from .attacks.base import attack_mode, check_images
+from .autobatch import auto_batch_size
 from .data import Head
 from .distributed import World, local_device, world
 from .errors import DataError, MmevalError, SpecError
@@ -30,7 +32,7 @@ from .protocols import Dataset, VLModel
 from .report import write_outputs
 from .seeding import BatchRandom, sample_seed
 from .spec import ChecksSettings, EvalSpec, stable_hash, validate_spec
-from .store import Store, prepare_run_dir, shard_name
+from .store import Store, prepare_run_dir, run_lock, shard_name
 from .types import Batch, MetricValue, Outcome, SampleRecord
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -121,7 +123,7 @@ def evaluate(
     datasets = _datasets(the_plan)
     ranks = world(dev)
     try:
-        with Store(run_dir) as store:
+        with run_lock(run_dir) if ranks.main else contextlib.nullcontext(), Store(run_dir) as store:
             if ranks.main:
                 store.merge_shards()  # records a killed distributed run left in rank journals
                 store.set_meta(spec=spec_obj.canonical(), spec_hash=spec_obj.spec_hash(),
@@ -311,6 +313,26 @@ class _Runner:
             self.objectives[key] = objective
         return self.objectives[key]
 
+    def _batch_size(self, cell: Cell, crafter: _Crafter, dataset: Dataset) -> int:
+        """``run.batch_size``, or for ``auto`` the largest batch whose attack gradient step fits
+        (probed on copies of the first sample, cached per model, defense, task and precision)."""
+        if self.settings.batch_size != "auto":
+            return self.settings.batch_size
+        sample = dataset[0]
+
+        def step(n: int) -> None:
+            batch = Batch.collate([sample] * n).to(self.device)
+            with attack_mode(crafter.model), autocast(self.device, self.settings.precision):
+                x = batch.images.clone().requires_grad_(True)
+                loss = crafter.objective.loss(crafter.model, x, batch).sum()
+                torch.autograd.grad(loss, x)
+
+        definition = cell.definition()
+        key = {k: definition[k] for k in ("model", "defense", "dataset", "objective")}
+        if cell.attack.source is not None:
+            key["model"] = cell.attack.source.definition()
+        return auto_batch_size({**key, "precision": self.settings.precision}, self.device, step)
+
     def _source_model(self, source: Resolved) -> VLModel:
         """The model a transfer attack is crafted on, built once per run."""
         key = stable_hash(source.definition())
@@ -345,15 +367,18 @@ class _Runner:
         bar = progress(total=total, initial=len(done), desc=cell.label, unit="sample",
                        enabled=self.settings.progress and self.ranks.main)
         where = f"tasks[{cell.task.index}].dataset"
+        size = self._batch_size(cell, crafter, dataset)
+        loader = DataLoader(_Batches(dataset, list(_chunks(todo, size))), batch_size=None,
+                            num_workers=self.settings.workers,
+                            pin_memory=self.device.type == "cuda")
         try:
-            for chunk in _chunks(todo, self.settings.batch_size):
+            for batch in loader:
                 t0 = time.perf_counter()
-                batch = Batch.collate([dataset[i] for i in chunk])
                 if len(set(batch.sample_ids)) != len(batch) or done & set(batch.sample_ids):
                     raise DataError(f"{where}: dataset '{cell.task.dataset.name}' yields "
                                     "duplicate sample ids; ids must be unique and stable")
                 check_batch(batch, dataset.class_names, where)
-                batch = batch.to(self.device)
+                batch = batch.to(self.device, non_blocking=True)
                 self.shard.append(self._batch_records(cell, model, objective, attack, batch,
                                                       crafter))
                 done |= set(batch.sample_ids)
@@ -421,6 +446,19 @@ class _Runner:
                     extras[i][prefix + key] = v
         return [SampleRecord(cell.id, sid, labels[i], cp[i], ap[i], cc[i], ac[i], linf[i], l2[i],
                              extras[i], arrays[i]) for i, sid in enumerate(batch.sample_ids)]
+
+
+class _Batches(torch.utils.data.Dataset):
+    """Chunks of dataset indices as collated batches (what the runner's DataLoader iterates)."""
+
+    def __init__(self, dataset: Dataset, chunks: list[Sequence[int]]) -> None:
+        self.dataset, self.chunks = dataset, chunks
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __getitem__(self, index: int) -> Batch:
+        return Batch.collate([self.dataset[i] for i in self.chunks[index]])
 
 
 @dataclass(frozen=True)

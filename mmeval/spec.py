@@ -12,7 +12,7 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -107,7 +107,11 @@ class RunSettings(_Strict):
     """How to run: device (``cpu``, ``cuda``, ``cuda:1``, ``auto``), batch size, seed, precision."""
 
     device: str = Field(default="cpu", description="cpu, cuda, cuda:N or auto")
-    batch_size: int = Field(default=32, ge=1, description="samples per attack call")
+    batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        default=32, description="samples per attack call (per rank); `auto`: the largest "
+        "that fits in GPU memory, probed once per model and device and cached (32 on CPU)")
+    workers: int = Field(default=0, ge=0, description="data loader worker processes (batches are "
+                         "loaded ahead of the attack; pinned memory on CUDA)")
     seed: int = Field(default=0, ge=0, description="run seed (per-sample seeds derive from it)")
     precision: Literal["fp32", "bf16", "fp16"] = Field(default="fp32",
                                                        description="autocast for attack steps")

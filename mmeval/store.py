@@ -6,12 +6,14 @@ duplicate would raise rather than be counted twice.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,28 @@ def prepare_run_dir(run_dir: Path) -> None:
     if free < need:
         raise StoreError(f"output directory '{run_dir}' has {free:.0f} MiB free, below the "
                          f"{need:.0f} MiB a run needs; free space or choose another with --out")
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold ``run_dir``'s lock for the duration (released by the OS even on SIGKILL); a second
+    run into the same directory is refused instead of interleaving its records."""
+    path = run_dir / ".lock"
+    with path.open("a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            raise StoreError(f"another mmeval run (pid {f.read().strip() or '?'}) is writing to "
+                             f"'{run_dir}'; wait for it or stop it, then re-run to resume") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 class Store:

@@ -59,14 +59,20 @@ class Batch:
             None if self.prompts is None else tuple(self.prompts[i] for i in rows),
         )
 
-    def to(self, device: torch.device | str) -> Batch:
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
         return Batch(
             self.sample_ids,
-            self.images.to(device),
-            None if self.labels is None else self.labels.to(device),
+            self.images.to(device, non_blocking=non_blocking),
+            None if self.labels is None else self.labels.to(device, non_blocking=non_blocking),
             self.texts,
             self.prompts,
         )
+
+    def pin_memory(self) -> Batch:
+        """The batch with its tensors in page-locked memory (what DataLoader's pin_memory calls)."""
+        return Batch(self.sample_ids, self.images.pin_memory(),
+                     None if self.labels is None else self.labels.pin_memory(),
+                     self.texts, self.prompts)
 
 
 @dataclass(frozen=True)

@@ -303,3 +303,14 @@ def test_toy_datasets_used_here_are_otherwise_valid():
     """The malformed datasets differ from a valid one only in what each case breaks."""
     data = ToyDataset(ToyDatasetParams(n=4))
     assert len(data) == 4 and data[0].image.min() >= 0 and data[0].image.max() <= 1
+
+
+def test_a_second_run_into_a_busy_directory_is_refused(existing, tmp_path, capsys):
+    from mmeval.store import run_lock
+
+    before = _digest(existing)
+    with run_lock(existing):
+        code = main(["run", str(_spec(tmp_path)), "--out", str(existing)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("StoreError: another mmeval run"), err
+    assert _digest(existing) == before

@@ -116,7 +116,8 @@ def test_non_finite_outputs_are_flagged_not_scored(tmp_path, gate_host):
 
 
 def _records(cell: str, clean: list[bool], adv: list[bool]) -> list[SampleRecord]:
-    return [SampleRecord(cell, f"s{i}", 0, 0, 0, c, a) for i, (c, a) in enumerate(zip(clean, adv))]
+    pairs = enumerate(zip(clean, adv, strict=True))
+    return [SampleRecord(cell, f"s{i}", 0, 0, 0, c, a) for i, (c, a) in pairs]
 
 
 def _cell(cid: str, eps: float) -> dict:

@@ -100,6 +100,19 @@ def _kill_midway(cmd: list[str], out: Path, at_least: int) -> None:
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    _kill_workers(out)
+
+
+def _kill_workers(out: Path) -> None:
+    """SIGKILL the torchrun workers of the run writing ``out`` (torchrun starts them in their own
+    sessions, so killing the launcher's process group leaves them running)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(out) in cmdline.read_bytes().decode(errors="replace"):
+                os.kill(int(cmdline.parent.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+    time.sleep(0.5)
 
 
 @pytest.mark.parametrize(("first", "second"), [(2, 1), (1, 2)])
