@@ -123,8 +123,10 @@ def evaluate(
     datasets = _datasets(the_plan)
     ranks = world(dev)
     try:
-        with run_lock(run_dir) if ranks.main else contextlib.nullcontext(), Store(run_dir) as store:
+        with contextlib.ExitStack() as stack:
             if ranks.main:
+                stack.enter_context(run_lock(run_dir))
+                store = stack.enter_context(Store(run_dir))
                 store.merge_shards()  # records a killed distributed run left in rank journals
                 store.set_meta(spec=spec_obj.canonical(), spec_hash=spec_obj.spec_hash(),
                                cells=[c.id for c in the_plan.cells], warnings=the_plan.warnings,
@@ -133,6 +135,8 @@ def evaluate(
                 the_plan.host.hook.mmeval_run_start(event=RunStartEvent(
                     run_dir, spec_obj.canonical(), tuple(c.id for c in the_plan.cells)))
             ranks.barrier()
+            if not ranks.main:  # opened once rank 0 has created the journal
+                store = stack.enter_context(Store(run_dir, create=False))
             if ranks.distributed:
                 with Store(run_dir, name=shard_name(ranks.rank)) as shard:
                     _Runner(the_plan, store, shard, dev, run_dir, ranks, datasets).run()
