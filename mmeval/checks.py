@@ -43,7 +43,8 @@ def scored(records: Sequence[SampleRecord]) -> list[SampleRecord]:
     return [r for r in records if NON_FINITE not in r.extra]
 
 
-def _eps(definition: Mapping[str, Any]) -> float | None:
+def attack_eps(definition: Mapping[str, Any]) -> float | None:
+    """A cell definition's attack eps in [0, 1] pixel units; 0 for ``clean``; None without eps."""
     attack = definition["attack"]
     if attack["name"] == "clean":
         return 0.0
@@ -68,7 +69,7 @@ def record_gates(cells: Sequence[Mapping[str, Any]],
                                   "outputs (flagged, not scored)", [c["cell_id"]]))
     if settings.eps_zero:
         for c in cells:
-            if _eps(c["definition"]) == 0.0 and c["definition"]["attack"]["name"] != "clean":
+            if attack_eps(c["definition"]) == 0.0 and c["definition"]["attack"]["name"] != "clean":
                 changed = sum(r.adv_correct != r.clean_correct for r in scored(records[c["cell_id"]]))
                 status = "failed" if changed else "passed"
                 out.append(result("eps-zero", status, f"{changed} sample(s) change outcome at eps 0",
@@ -83,7 +84,7 @@ def _monotone(cells: Sequence[Mapping[str, Any]], records: Mapping[str, Sequence
     families: dict[str, list[tuple[float, str]]] = {}
     for c in cells:
         attack = c["definition"]["attack"]
-        eps = _eps(c["definition"])
+        eps = attack_eps(c["definition"])
         if eps is None or attack["name"] == "clean":
             continue
         key = json.dumps([c["grp"], attack["name"], attack.get("source"),

@@ -205,11 +205,8 @@ CURVE_METRICS = {"classification": ("robust-accuracy",), "retrieval": ("tr@1", "
 
 def _eps(cell: dict[str, Any]) -> float | None:
     """The attack's eps in 1/255 units; 0 for ``clean``; None when the attack has no eps."""
-    attack = cell["definition"]["attack"]
-    if attack["name"] == "clean":
-        return 0.0
-    eps = attack["params"].get("eps")
-    return None if eps is None else 255 * float(eps)
+    eps = checks.attack_eps(cell["definition"])
+    return None if eps is None else 255 * eps
 
 
 def _curve_png(results: dict[str, Any]) -> str | None:
