@@ -6,7 +6,11 @@ one process; each repetition times every attack once, in turn, and the medians a
 text-stage time is measured around the registered text attack each joint attack calls (SGA calls
 it twice); the single-modality baselines are PGD (image) and BERT-Attack (text).
 
-    python benchmarks/multimodal.py [--device cpu] [--batch 25] [--reps 3]
+Co-Attack and SGA also run as a straightforward per-sample loop (the same attack called on one pair
+at a time, with the same per-sample seeds): the ratio is what batching buys, and the agreement of
+the two runs' adversarial captions and images checks that samples do not interact in a batch.
+
+    python benchmarks/multimodal.py [--device cpu] [--batch 25] [--reps 3] [--no-per-sample]
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import time
 
 import torch
 
-from mmeval import Batch, BatchRandom, get_host
+from mmeval import AttackOutput, Batch, BatchRandom, get_host
 from mmeval.data.shapes import ShapesDataset, ShapesParams
 from mmeval.objectives.retrieval import Retrieval
 from mmeval.zoo.tiny_clip import TinyCLIP
@@ -56,11 +60,36 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def run_batched(attack, model, objective, batches, size: int, device: torch.device) -> list:
+    return [attack(model, b, objective, BatchRandom(range(i * size, i * size + len(b)), device))
+            for i, b in enumerate(batches)]
+
+
+def run_per_sample(attack, model, objective, batches, size: int, device: torch.device) -> list:
+    """The same attack on one pair at a time: outputs regrouped like the batched run's."""
+    outs = []
+    for i, b in enumerate(batches):
+        ones = [attack(model, b.subset(torch.tensor([j])), objective,
+                       BatchRandom([i * size + j], device)) for j in range(len(b))]
+        outs.append(AttackOutput(images=torch.cat([o.images for o in ones]),
+                                 texts=tuple(t for o in ones for t in o.texts)))
+    return outs
+
+
+def agreement(a: list, b: list) -> tuple[float, float]:
+    """Share of identical adversarial captions and the largest image difference."""
+    texts = [(x == y) for oa, ob in zip(a, b, strict=True)
+             for x, y in zip(oa.texts, ob.texts, strict=True)]
+    diff = max((oa.images - ob.images).abs().max().item() for oa, ob in zip(a, b, strict=True))
+    return sum(texts) / len(texts), diff
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, default=25)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--no-per-sample", action="store_true", help="skip the per-sample loops")
     args = ap.parse_args()
     device = torch.device(args.device)
     model = TinyCLIP().to(device).eval()
@@ -82,9 +111,7 @@ def main() -> None:
                                                           attack.text_stage), device)
             sync(device)
             t0 = time.perf_counter()
-            for i, b in enumerate(batches):
-                attack(model, b, objective, BatchRandom(range(i * args.batch, i * args.batch + len(b)),
-                                                        device))
+            run_batched(attack, model, objective, batches, args.batch, device)
             sync(device)
             totals[label].append(time.perf_counter() - t0)
             text[label].append(timer.seconds if timer else (totals[label][-1] if "BERT" in label
@@ -96,6 +123,25 @@ def main() -> None:
         total = statistics.median(totals[label][1:])
         stage = statistics.median(text[label][1:])
         print(f"{label:<12} {total:>14.2f} {stage:>13.2f} {100 * stage / total:>10.0f}%")
+    if args.no_per_sample:
+        return
+    print(f"\n{'attack':<12} {'batched s':>10} {'per-sample s':>13} {'speed-up':>9} "
+          f"{'same captions':>14} {'max image diff':>15}")
+    for label in ("Co-Attack", "SGA"):
+        attack = attacks[label]
+        times: dict[str, list[float]] = {"batched": [], "per-sample": []}
+        outs = {}
+        for _ in range(args.reps):
+            for name, fn in (("batched", run_batched), ("per-sample", run_per_sample)):
+                sync(device)
+                t0 = time.perf_counter()
+                outs[name] = fn(attack, model, objective, batches, args.batch, device)
+                sync(device)
+                times[name].append(time.perf_counter() - t0)
+        batched, single = (statistics.median(times[k]) for k in ("batched", "per-sample"))
+        same, diff = agreement(outs["batched"], outs["per-sample"])
+        print(f"{label:<12} {batched:>10.2f} {single:>13.2f} {single / batched:>8.1f}x "
+              f"{100 * same:>13.0f}% {diff * 255:>11.2f}/255")
 
 
 if __name__ == "__main__":

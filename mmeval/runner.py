@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from . import __version__, checks
 from .attacks.base import attack_mode, check_images
 from .autobatch import auto_batch_size
+from .compilation import compile_image_side, compile_mode
 from .data import Head
 from .distributed import World, local_device, world
 from .errors import DataError, MmevalError, SpecError
@@ -351,7 +352,8 @@ class _Runner:
         if isinstance(model, torch.nn.Module):
             model = model.to(self.device)
         model.eval()
-        return model
+        mode = compile_mode(self.settings.compile)
+        return compile_image_side(model, mode) if mode else model
 
     def _run_cell(self, cell: Cell, model: VLModel, done: set[str]) -> None:
         if self.ranks.main:

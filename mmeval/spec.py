@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .compilation import CompileMode
 from .errors import SpecError
 from .registry import spec_error_from
 
@@ -115,6 +116,9 @@ class RunSettings(_Strict):
     seed: int = Field(default=0, ge=0, description="run seed (per-sample seeds derive from it)")
     precision: Literal["fp32", "bf16", "fp16"] = Field(default="fp32",
                                                        description="autocast for attack steps")
+    compile: bool | CompileMode = Field(
+        default=False, description="torch.compile each model's image encoder (forward and "
+        "backward; `true`: mode `default`); pays off on a GPU over many attack steps")
     fail_fast: bool = Field(default=False, description="stop at the first failing cell")
     checks: ChecksSettings = Field(default_factory=ChecksSettings, description="sanity gates")
     progress: bool = Field(default=True, description="progress bars")

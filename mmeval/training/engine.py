@@ -29,6 +29,7 @@ from torch import nn
 
 from .. import __version__
 from ..attacks.base import attack_mode
+from ..compilation import compile_image_side, compile_mode
 from ..data import Head
 from ..distributed import local_device, world
 from ..errors import SpecError
@@ -145,6 +146,8 @@ def train(spec: TrainSpec | dict[str, Any], *, out: str | Path | None = None,
     model = model.to(dev)
     defense = defense_ref.build()
     defense.setup(model, dataset)
+    if mode := compile_mode(spec.compile):
+        compile_image_side(model, mode)
     towers = model.tower_parameters()
     trained = [p for t in defense.trains for p in towers[t]]
     for t, params in towers.items():

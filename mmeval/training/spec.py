@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..compilation import CompileMode
 from ..spec import ComponentRef, check_device, load_spec, stable_hash, validate_spec
 
 
@@ -50,6 +51,9 @@ class TrainSpec(_Strict):
                                        description="learning-rate schedule per step")
     precision: Literal["fp32", "bf16", "fp16"] = Field(default="fp32",
                                                        description="autocast for attack and loss")
+    compile: bool | CompileMode = Field(
+        default=False, description="torch.compile the model's image encoder (forward and "
+        "backward; `true`: mode `default`)")
     model_mode: Literal["train", "eval"] = Field(
         default="train", description="mode of the model during updates; eval freezes BatchNorm "
         "statistics and dropout (fine-tuning a BatchNorm network with small batches)")
@@ -64,8 +68,9 @@ class TrainSpec(_Strict):
         return Path(self.output_dir or Path("runs") / self.name)
 
     def training_hash(self) -> str:
-        """What must match for a run directory to be resumed (not the device or progress bars)."""
-        return stable_hash(self.model_dump(mode="json", exclude={"device", "progress",
+        """What must match for a run directory to be resumed (not the device, compilation or
+        progress bars)."""
+        return stable_hash(self.model_dump(mode="json", exclude={"device", "compile", "progress",
                                                                  "output_dir"}))
 
 

@@ -87,6 +87,18 @@ def test_mmcoa_without_text_weight_is_the_contrastive_loss_on_adversarial_images
                                                 model.encode_text(texts), scale), expected)
 
 
+@pytest.mark.slow
+def test_compiled_image_encoder_trains_the_same_steps(tmp_path):
+    eager = train(spec(tmp_path, "defenses/tecoa", output_dir=str(tmp_path / "eager")))
+    compiled = train(spec(tmp_path, "defenses/tecoa", compile=True,
+                          output_dir=str(tmp_path / "compiled")))
+    torch.testing.assert_close(torch.tensor(compiled.losses), torch.tensor(eager.losses),
+                               rtol=1e-3, atol=1e-4)
+    # compiling changes no result: a run may resume with or without it
+    assert mmeval.TrainSpec(**spec(tmp_path, "defenses/tecoa", compile=True)).training_hash() == \
+        mmeval.TrainSpec(**spec(tmp_path, "defenses/tecoa")).training_hash()
+
+
 def test_every_defense_trains_a_step_and_its_checkpoint_loads_both_ways(tmp_path):
     defenses = ["defenses/ft-standard", "defenses/mmcoa",
                 {"name": "defenses/mat", "params": {"eps": 2 / 255, "steps": 2, "step_size": 1 / 255,
