@@ -8,7 +8,9 @@ it twice); the single-modality baselines are PGD (image) and BERT-Attack (text).
 
 Co-Attack and SGA also run as a straightforward per-sample loop (the same attack called on one pair
 at a time, with the same per-sample seeds): the ratio is what batching buys, and the agreement of
-the two runs' adversarial captions and images checks that samples do not interact in a batch.
+the two runs' adversarial captions and pixels checks that samples do not interact in a batch (up to
+float rounding: a batch of one takes other kernels, and a sign step can flip on a near-zero
+gradient component).
 
     python benchmarks/multimodal.py [--device cpu] [--batch 25] [--reps 3] [--no-per-sample]
 """
@@ -77,11 +79,11 @@ def run_per_sample(attack, model, objective, batches, size: int, device: torch.d
 
 
 def agreement(a: list, b: list) -> tuple[float, float]:
-    """Share of identical adversarial captions and the largest image difference."""
+    """Shares of identical adversarial captions and of identical adversarial pixels."""
     texts = [(x == y) for oa, ob in zip(a, b, strict=True)
              for x, y in zip(oa.texts, ob.texts, strict=True)]
-    diff = max((oa.images - ob.images).abs().max().item() for oa, ob in zip(a, b, strict=True))
-    return sum(texts) / len(texts), diff
+    same = torch.cat([(oa.images == ob.images).flatten() for oa, ob in zip(a, b, strict=True)])
+    return sum(texts) / len(texts), same.float().mean().item()
 
 
 def main() -> None:
@@ -126,7 +128,7 @@ def main() -> None:
     if args.no_per_sample:
         return
     print(f"\n{'attack':<12} {'batched s':>10} {'per-sample s':>13} {'speed-up':>9} "
-          f"{'same captions':>14} {'max image diff':>15}")
+          f"{'same captions':>14} {'same pixels':>12}")
     for label in ("Co-Attack", "SGA"):
         attack = attacks[label]
         times: dict[str, list[float]] = {"batched": [], "per-sample": []}
@@ -139,9 +141,9 @@ def main() -> None:
                 sync(device)
                 times[name].append(time.perf_counter() - t0)
         batched, single = (statistics.median(times[k]) for k in ("batched", "per-sample"))
-        same, diff = agreement(outs["batched"], outs["per-sample"])
+        texts, pixels = agreement(outs["batched"], outs["per-sample"])
         print(f"{label:<12} {batched:>10.2f} {single:>13.2f} {single / batched:>8.1f}x "
-              f"{100 * same:>13.0f}% {diff * 255:>11.2f}/255")
+              f"{100 * texts:>13.0f}% {100 * pixels:>11.2f}%")
 
 
 if __name__ == "__main__":
