@@ -25,7 +25,7 @@ import threading
 import time
 
 import torch
-import torch.nn.functional as F
+from reference import hand_pgd, sync
 
 EPS, ALPHA = 4 / 255, 1 / 255
 
@@ -48,21 +48,13 @@ def setup(device: str, batch: int, compiled: bool = False):
 
 
 def hand_loop(model, b, objective, rng, steps):
-    """(a): the loop a careful user writes by hand."""
+    """(a): the loop a careful user writes by hand, parameters frozen."""
     for p in model.parameters():
         p.requires_grad_(False)
-    text = objective.text_features
-    x, y = b.images, b.labels
-    adv = (x + torch.empty_like(x).uniform_(-EPS, EPS)).clamp(0, 1)
-    for _ in range(steps):
-        adv.requires_grad_(True)
-        logits = model.logit_scale * model.encode_image(adv) @ text.T
-        (grad,) = torch.autograd.grad(F.cross_entropy(logits, y), adv)
-        with torch.no_grad():
-            adv = (x + (adv + ALPHA * grad.sign() - x).clamp(-EPS, EPS)).clamp(0, 1)
+    adv = hand_pgd(model, b.images, b.labels, objective.text_features, EPS, ALPHA, steps)
     for p in model.parameters():
         p.requires_grad_(True)
-    return adv.detach()
+    return adv
 
 
 class NaiveLogits(torch.nn.Module):
@@ -135,11 +127,6 @@ def _memory_child(name: str, device: str, batch: int, steps: int, queue) -> None
     queue.put(max(0.0, peak[0] - base))
 
 
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
@@ -159,10 +146,10 @@ def main() -> None:
             _run(name, setups, steps)
         for _ in range(args.reps):
             for name in names:
-                _sync(args.device)
+                sync(args.device)
                 t0 = time.perf_counter()
                 _run(name, setups, steps)
-                _sync(args.device)
+                sync(args.device)
                 times[name].append(time.perf_counter() - t0)
         ctx = mp.get_context("spawn")
         memory = {}

@@ -22,6 +22,7 @@ import statistics
 import time
 
 import torch
+from reference import sync
 
 from mmeval import AttackOutput, Batch, BatchRandom, get_host
 from mmeval.data.shapes import ShapesDataset, ShapesParams
@@ -55,11 +56,6 @@ class Timed:
         sync(self.device)
         self.seconds += time.perf_counter() - t0
         return out
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def run_batched(attack, model, objective, batches, size: int, device: torch.device) -> list:

@@ -27,6 +27,7 @@ from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
+from reference import hand_pgd, sync
 
 from mmeval import Batch, BatchRandom, InBatchMatching, contrastive_loss, create_model, get_host, train
 from mmeval.attacks.base import attack_mode
@@ -35,11 +36,7 @@ from mmeval.data.shapes import ShapesDataset, ShapesParams
 MODEL = "zoo/tiny-clip-shapes"
 TEMPLATE = "This is a photo of a {}"
 LR = 1e-3
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+EPS = 1 / 255  # TeCoA and MMCoA train at eps 1/255 with steps of 1/255
 
 
 def engine(defense: str, args: argparse.Namespace) -> float:
@@ -51,18 +48,6 @@ def engine(defense: str, args: argparse.Namespace) -> float:
                         "optimizer": {"name": "sgd", "lr": LR}, "device": args.device,
                         "progress": False, "output_dir": out})
     return result.epochs[0]["seconds"]
-
-
-def _pgd(model, x: torch.Tensor, y: torch.Tensor, text: torch.Tensor, steps: int) -> torch.Tensor:
-    eps = alpha = 1 / 255
-    adv = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1)
-    for _ in range(steps):
-        adv.requires_grad_(True)
-        logits = model.logit_scale * model.encode_image(adv) @ text.T
-        (grad,) = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), adv)
-        with torch.no_grad():
-            adv = (x + (adv + alpha * grad.sign() - x).clamp(-eps, eps)).clamp(0, 1)
-    return adv.detach()
 
 
 def _batches(data: ShapesDataset, batch: int, device: torch.device):
@@ -81,20 +66,20 @@ def tecoa_loop(args: argparse.Namespace) -> float:
         for p in params:
             p.requires_grad_(name == "image")
     opt = torch.optim.SGD(towers["image"], lr=LR, momentum=0.9)
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     with torch.no_grad():
         text = model.encode_text([TEMPLATE.format(c) for c in data.class_names])
     for b in _batches(data, args.batch, device):
         model.eval()
         with attack_mode(model):
-            adv = _pgd(model, b.images, b.labels, text, 2)
+            adv = hand_pgd(model, b.images, b.labels, text, EPS, EPS, 2)
         model.train()
         loss = F.cross_entropy(model.logit_scale * model.encode_image(adv) @ text.T, b.labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    _sync(device)
+    sync(device)
     return time.perf_counter() - t0
 
 
@@ -109,7 +94,7 @@ def mmcoa_loop(args: argparse.Namespace) -> float:
     params = [p for ps in model.tower_parameters().values() for p in ps]
     opt = torch.optim.SGD(params, lr=LR, momentum=0.9)
     prompts = [TEMPLATE.format(c) for c in data.class_names]
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     for i, b in enumerate(_batches(data, args.batch, device)):
         texts = [prompts[y] for y in b.labels.tolist()]
@@ -117,7 +102,7 @@ def mmcoa_loop(args: argparse.Namespace) -> float:
         with attack_mode(model):
             with torch.no_grad():
                 class_text = model.encode_text(prompts)
-            adv = _pgd(model, b.images, b.labels, class_text, 10)
+            adv = hand_pgd(model, b.images, b.labels, class_text, EPS, EPS, 10)
             adv_texts = []
             for j, t in enumerate(texts):
                 one = replace(b.subset(torch.tensor([j], device=device)), texts=((t,),), prompts=None)
@@ -130,7 +115,7 @@ def mmcoa_loop(args: argparse.Namespace) -> float:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    _sync(device)
+    sync(device)
     return time.perf_counter() - t0
 
 
