@@ -80,10 +80,12 @@ def test_numbers_do_not_depend_on_world_or_batch_size(baseline, tmp_path, nproc,
 
 
 def _records(out: Path) -> int:
+    """Records journaled so far in ``out`` (journal and rank shards), read-only: polling never
+    creates a file the run has not."""
     total = 0
     for path in [out / JOURNAL, *out.glob(shard_name("*"))]:
         try:
-            with sqlite3.connect(path, timeout=1) as db:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
                 total += db.execute("SELECT count(*) FROM records").fetchone()[0]
         except sqlite3.Error:
             pass
