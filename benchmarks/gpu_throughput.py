@@ -50,7 +50,7 @@ def pgd_throughput(precision: str, compile_tower: bool, steps: int, n: int | Non
     from mmeval.autobatch import largest_fitting
     from mmeval.compilation import compile_image_side
     from mmeval.objectives.zero_shot import ZeroShotClassification
-    from mmeval.runner import autocast
+    from mmeval.devices import autocast
 
     model = _model()
     flops = forward_flops(model)

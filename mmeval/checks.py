@@ -18,7 +18,6 @@ A failed gate marks the cells it concerns ``unreliable`` in results.json and the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any
@@ -26,12 +25,12 @@ from typing import Any
 import torch
 
 from .attacks.pgd import PGD, PGDParams
+from .planning import CellInfo
 from .protocols import Dataset, Objective, VLModel
+from .records import NON_FINITE
 from .seeding import BatchRandom, sample_seed
 from .spec import ChecksSettings
 from .types import Batch, SampleRecord
-
-NON_FINITE = "non_finite"
 
 
 def result(gate: str, status: str, detail: str, cells: Sequence[str]) -> dict[str, Any]:
@@ -43,55 +42,41 @@ def scored(records: Sequence[SampleRecord]) -> list[SampleRecord]:
     return [r for r in records if NON_FINITE not in r.extra]
 
 
-def attack_eps(definition: Mapping[str, Any]) -> float | None:
-    """A cell definition's attack eps in [0, 1] pixel units; 0 for ``clean``; None without eps."""
-    attack = definition["attack"]
-    if attack["name"] == "clean":
-        return 0.0
-    eps = attack["params"].get("eps")
-    return None if eps is None else float(eps)
-
-
 def _share(records: Sequence[SampleRecord], field: str) -> float | None:
     return sum(getattr(r, field) for r in records) / len(records) if records else None
 
 
-def record_gates(cells: Sequence[Mapping[str, Any]],
+def record_gates(cells: Sequence[tuple[str, CellInfo]],
                  records: Mapping[str, Sequence[SampleRecord]],
                  settings: ChecksSettings) -> list[dict[str, Any]]:
-    """The record gates over journal ``cells`` (rows with ``cell_id``, ``grp``, ``definition``)."""
+    """The record gates over ``cells`` (each cell id with its journaled description)."""
     out: list[dict[str, Any]] = []
     if settings.non_finite:
-        for c in cells:
-            flagged = len(records[c["cell_id"]]) - len(scored(records[c["cell_id"]]))
+        for cid, _ in cells:
+            flagged = len(records[cid]) - len(scored(records[cid]))
             if flagged:
                 out.append(result("non-finite", "failed", f"{flagged} sample(s) with NaN/inf model "
-                                  "outputs (flagged, not scored)", [c["cell_id"]]))
+                                  "outputs (flagged, not scored)", [cid]))
     if settings.eps_zero:
-        for c in cells:
-            if attack_eps(c["definition"]) == 0.0 and c["definition"]["attack"]["name"] != "clean":
-                changed = sum(r.adv_correct != r.clean_correct for r in scored(records[c["cell_id"]]))
+        for cid, info in cells:
+            if info.role != "clean" and info.eps == 0.0:
+                changed = sum(r.adv_correct != r.clean_correct for r in scored(records[cid]))
                 status = "failed" if changed else "passed"
                 out.append(result("eps-zero", status, f"{changed} sample(s) change outcome at eps 0",
-                                  [c["cell_id"]]))
+                                  [cid]))
     if settings.monotone:
         out += _monotone(cells, records, settings.monotone_tolerance)
     return out
 
 
-def _monotone(cells: Sequence[Mapping[str, Any]], records: Mapping[str, Sequence[SampleRecord]],
+def _monotone(cells: Sequence[tuple[str, CellInfo]], records: Mapping[str, Sequence[SampleRecord]],
               tolerance: float) -> list[dict[str, Any]]:
-    families: dict[str, list[tuple[float, str]]] = {}
-    for c in cells:
-        attack = c["definition"]["attack"]
-        eps = attack_eps(c["definition"])
-        if eps is None or attack["name"] == "clean":
-            continue
-        key = json.dumps([c["grp"], attack["name"], attack.get("source"),
-                          {k: v for k, v in attack["params"].items() if k != "eps"}], sort_keys=True)
-        families.setdefault(key, []).append((eps, c["cell_id"]))
+    sweeps: dict[str, list[tuple[float, str]]] = {}
+    for cid, info in cells:
+        if info.sweep is not None and info.eps is not None:
+            sweeps.setdefault(info.sweep, []).append((info.eps, cid))
     out = []
-    for members in families.values():
+    for members in sweeps.values():
         members.sort()
         ids = [cid for _, cid in members]
         first = scored(records[ids[0]])
@@ -108,7 +93,7 @@ def _monotone(cells: Sequence[Mapping[str, Any]], records: Mapping[str, Sequence
 
 
 def _forward(model: VLModel, images: torch.Tensor) -> torch.Tensor:
-    if "image" in getattr(model, "capabilities", ()) or not hasattr(model, "classify"):
+    if "image" in model.capabilities or not hasattr(model, "classify"):
         return model.encode_image(images).float()
     return model.classify(images).float()  # type: ignore[attr-defined]
 
@@ -154,4 +139,27 @@ def verdicts(gates: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
         if g["status"] == "failed":
             for cid in g["cells"]:
                 out.setdefault(cid, []).append(g["gate"])
+    return out
+
+
+def model_gates(cells: Sequence[Any], settings: ChecksSettings,
+                gated: set[tuple[str, str]]) -> list[tuple[str, Any, list[str]]]:
+    """The model gates still to run for one model's cells (planned ``Cell`` objects), each with a
+    cell to run it on and the cells it concerns: ``stochastic`` once per model (attacks with EOT
+    are exempt), and ``gradient-masking`` per classification task attacked white-box with
+    gradients at an eps above 0."""
+    out: list[tuple[str, Any, list[str]]] = []
+    attacked = [c for c in cells if c.info.role != "clean"]
+    if settings.stochastic and attacked and ("stochastic", cells[0].group) not in gated:
+        out.append(("stochastic", cells[0], [c.id for c in attacked if not c.info.eot]))
+    if settings.gradient_masking:
+        groups: dict[str, list[Any]] = {}
+        for c in attacked:
+            info = c.info
+            if (info.role in ("white-box", "adaptive") and info.uses_gradients
+                    and info.objective_kind == "classification"
+                    and (info.eps is None or info.eps > 0)):
+                groups.setdefault(c.group, []).append(c)
+        out += [("gradient-masking", members[0], [c.id for c in members])
+                for group, members in groups.items() if ("gradient-masking", group) not in gated]
     return out

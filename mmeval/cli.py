@@ -89,16 +89,15 @@ def _launch(args: argparse.Namespace, spec: EvalSpec) -> int:
 
     from .distributed import launch
     from .planning import plan
-    from .runner import with_overrides
 
-    the_plan = plan(with_overrides(spec, args.limit, args.device, args.out))
+    the_plan = plan(spec, limit=args.limit, device=args.device, out=args.out)
     argv = ["run", args.spec] + [f"--{k.replace('_', '-')}={v}" for k in ("out", "limit", "device")
                                  if (v := getattr(args, k)) is not None]
     argv += ["--no-progress"] if args.no_progress else []
     code = launch(args.nproc, argv)
     if code:
         return code
-    path = the_plan.spec.resolved_output_dir() / "results.json"
+    path = the_plan.run_dir / "results.json"
     return _verdict(json.loads(path.read_text()), args.strict)
 
 

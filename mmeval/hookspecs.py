@@ -2,8 +2,12 @@
 
 Registration hooks are called once per plugin when the registry is first needed, each with a
 :class:`~mmeval.registry.KindRegistry` whose ``add(name, target, params=..., aliases=...)`` records
-the plugin as the component's origin. Observer hooks are called by the runner, in the main process
-(rank 0 under torchrun), with a frozen event object; they must not raise.
+the plugin as the component's origin. Observer hooks are called in the main process only (rank 0
+under torchrun), with a frozen event object, through :meth:`~mmeval.plugins.PluginHost.notify`:
+an observer that raises is reported in one warning naming its plugin and changes nothing else (no
+cell's status, no other observer).
+Reporters are observers of ``mmeval_report``; the built-in ones write results.json, report.md and
+report.html.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .registry import KindRegistry
+    from .results import Results
 
 hookspec = pluggy.HookspecMarker("mmeval")
 hookimpl = pluggy.HookimplMarker("mmeval")
@@ -30,6 +35,10 @@ class RunStartEvent:
 
 @dataclass(frozen=True)
 class BatchEndEvent:
+    """``done`` of ``total`` samples of the cell are journaled (under torchrun: rank 0's batches
+    times the world size, capped at ``total``, an estimate); ``batch_size`` samples took
+    ``seconds`` on rank 0."""
+
     run_dir: Path
     cell_id: str
     done: int
@@ -50,7 +59,15 @@ class CellEndEvent:
 @dataclass(frozen=True)
 class RunEndEvent:
     run_dir: Path
-    results: dict[str, Any]
+    results: Results
+
+
+@dataclass(frozen=True)
+class ReportEvent:
+    """The typed results of the run in ``run_dir`` (``results.to_json()`` is results.json)."""
+
+    run_dir: Path
+    results: Results
 
 
 @hookspec
@@ -99,8 +116,14 @@ def mmeval_cell_end(event: CellEndEvent) -> None:
 
 
 @hookspec
+def mmeval_report(event: ReportEvent) -> None:
+    """Render the results into the run directory (a reporter: results.json, report.md and
+    report.html are built-in ones). Called at the end of a run and by ``mmeval report``."""
+
+
+@hookspec
 def mmeval_run_end(event: RunEndEvent) -> None:
-    """Called once after results.json and report.md are written, with the results dict."""
+    """Called once at the end of a run, after the reporters, with the typed results."""
 
 
 REGISTER_HOOKS: dict[str, str] = {

@@ -32,6 +32,7 @@ def wilson(successes: int, n: int, z: float = Z95) -> MetricValue:
 class _Metric:
     Params: ClassVar[type[BaseModel]] = NoParams
     scope: ClassVar[Literal["cell", "group"]] = "cell"
+    unit: ClassVar[str] = "share"
     #: objective kinds whose records the metric understands (None: any)
     objectives: ClassVar[tuple[str, ...] | None] = ("classification",)
 

@@ -1,19 +1,52 @@
-"""``plan(spec)``: resolve every name, validate every params block, check that components can be
-combined, and expand the grid model x defense x task x attack into cells with stable ids.
-Nothing is built and nothing is computed here."""
+"""``plan(spec)``: resolve every name against one plugin host, validate every params block, check
+that components can be combined, and expand the grid model x defense x task x attack into cells
+with stable ids, each with a frozen :class:`CellInfo` (labels, objective kind, threat model, role,
+source, stage tree). Nothing is computed here; attacks are instantiated (cheaply, inside the
+plan's build context) only to read their declared threat model.
+
+The :class:`Plan` is the run: the runner, the gates, the metrics and the reporters read it (and the
+cell descriptions it writes to the journal); nothing after ``plan()`` consults the registry or
+infers a fact from a component's name or params."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from .attacks.compose import stages
-from .errors import IncompatibleComponentsError, SpecError
+from .attacks.compose import building, stages
+from .errors import IncompatibleComponentsError, PluginLoadError, SpecError
 from .plugins import PluginHost, get_host
 from .registry import Component, ComponentRegistry, Kind
 from .spec import ComponentRef, EvalSpec, stable_hash, validate_spec
+from .types import ThreatModel
+
+Role = Literal["clean", "white-box", "transfer", "adaptive"]
+
+#: the capability flags each kind's protocol declares and the planner reads (no defaults: a
+#: component that omits one is refused when it is resolved)
+FLAGS: dict[Kind, tuple[str, ...]] = {
+    "model": ("capabilities",),
+    "attack": ("modality", "objectives", "uses_gradients", "noop", "adaptive"),
+    "defense": ("kind", "stochastic", "differentiable"),
+    "objective": ("kind",),
+    "dataset": (),
+    "metric": ("scope", "objectives", "unit"),
+}
+
+
+def declared(comp: Component, flag: str, path: str) -> Any:
+    """The capability ``flag`` that ``comp``'s target declares; an error naming the plugin if not."""
+    try:
+        return getattr(comp.load(), flag)
+    except AttributeError:
+        raise PluginLoadError(
+            f"{path}: {comp.kind} '{comp.name}' (from plugin '{comp.origin}') does not declare "
+            f"`{flag}`, which the {comp.kind} protocol requires (see docs/writing-plugins.md); "
+            "declare it as a class attribute") from None
 
 
 @dataclass(frozen=True)
@@ -24,6 +57,8 @@ class Resolved:
     params: BaseModel
     label: str
     path: str
+    #: the capability flags the component's protocol declares, read once at resolution
+    flags: dict[str, Any] = field(default_factory=dict, compare=False)
     #: for a transfer attack: the model it is crafted on
     source: Resolved | None = None
 
@@ -38,6 +73,7 @@ class Resolved:
         return out
 
     def build(self, **kwargs: Any) -> Any:
+        """Instantiate the component (inside the plan's build context, see :func:`building`)."""
         return self.component.instantiate(self.params, **kwargs)
 
 
@@ -48,6 +84,60 @@ class Task:
     limit: int | None
     label: str
     index: int
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    """A component a component's params name (a joint attack's text stage, a defense's classifier)."""
+
+    field: str
+    kind: str
+    name: str
+    modality: str | None
+    stages: tuple[StageInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class CellInfo:
+    """Everything the gates and reporters need to know about a cell, resolved once by ``plan()``
+    and journaled with the cell."""
+
+    label: str
+    model: str
+    defense: str
+    task: str
+    attack: str
+    #: the attack's registry name (what eps curves are named after)
+    attack_name: str
+    objective_kind: str
+    threat: ThreatModel
+    role: Role
+    #: the label of the model a transfer attack is crafted on (None: the cell's own model)
+    source: str | None
+    uses_gradients: bool
+    #: the attack averages over the model's randomness (EOT), so a stochastic model is no flaw
+    eot: bool
+    #: cells with the same ``sweep`` differ only in eps (an eps sweep); None without eps
+    sweep: str | None
+    #: the attack without its source: transfer tables put one such attack's cells side by side
+    attack_key: str
+    stages: tuple[StageInfo, ...] = ()
+
+    @property
+    def eps(self) -> float | None:
+        """The image budget in [0, 1] pixel units; 0 for the clean cell; None without eps."""
+        return 0.0 if self.role == "clean" else self.threat.eps
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CellInfo:
+        def stage(d: dict[str, Any]) -> StageInfo:
+            return StageInfo(**{**d, "stages": tuple(stage(s) for s in d["stages"])})
+
+        return cls(**{**data, "threat": ThreatModel(**data["threat"]),
+                      "stages": tuple(stage(s) for s in data["stages"])})
 
 
 @dataclass(frozen=True)
@@ -62,11 +152,11 @@ class Cell:
     defense: Resolved | None
     task: Task
     attack: Resolved
+    info: CellInfo
 
     @property
     def label(self) -> str:
-        defense = self.defense.label if self.defense else "none"
-        return f"{self.model.label} | {defense} | {self.task.label} | {self.attack.label}"
+        return self.info.label
 
     def definition(self) -> dict[str, Any]:
         return {
@@ -78,13 +168,35 @@ class Cell:
         }
 
 
-@dataclass
+@dataclass(frozen=True)
+class MetricPlan:
+    """A resolved metric: its label, the instance, and what it declares."""
+
+    label: str
+    metric: Any
+    scope: str
+    objectives: tuple[str, ...] | None
+    unit: str
+    definition: str
+
+    def applies(self, kind: str, scope: str) -> bool:
+        return self.scope == scope and (self.objectives is None or kind in self.objectives)
+
+
+@dataclass(frozen=True)
 class Plan:
+    """The run: the validated spec, the host every component is built from, the cells, the
+    metrics and the planning warnings."""
+
     spec: EvalSpec
     host: PluginHost
-    cells: list[Cell]
-    metrics: list[Resolved]
-    warnings: list[str] = field(default_factory=list)
+    cells: tuple[Cell, ...]
+    metrics: tuple[MetricPlan, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def run_dir(self) -> Path:
+        return self.spec.resolved_output_dir()
 
 
 def _fmt(v: Any) -> str:
@@ -108,33 +220,66 @@ def _unique(labels: list[str]) -> list[str]:
 
 def resolve_ref(registry: ComponentRegistry, kind: Kind, ref: ComponentRef, path: str,
                 label: str | None = None) -> Resolved:
-    """``ref`` resolved against ``registry`` with validated params; errors name ``path``."""
+    """``ref`` resolved against ``registry`` with validated params and its declared flags; errors
+    name ``path``."""
     comp = registry.get(kind, ref.name, f"{path}.name")
     comp.check_variant(f"{path}.name")
     params = comp.validate_params(ref.params, f"{path}.params")
-    return Resolved(comp, params, ref.label or label or _default_label(ref), path)
+    flags = {f: declared(comp, f, path) for f in FLAGS[kind]}
+    return Resolved(comp, params, ref.label or label or _default_label(ref), path, flags)
 
 
-def resolve_stages(registry: ComponentRegistry, owner: Resolved) -> list[Resolved]:
-    """The attack stages ``owner``'s params name (every component field is resolved and
-    validated at its path; an attack stage's modality must be the one the field asks for)."""
-    staged = []
+def resolve_stages(registry: ComponentRegistry, owner: Resolved) -> tuple[StageInfo, ...]:
+    """The stage tree of ``owner``'s params: every component field is resolved and validated at
+    its path (recursively), and an attack stage's modality must be the one the field asks for."""
+    out = []
     for name, ref, kind, needed in stages(owner.params):
         st = resolve_ref(registry, kind, ref, f"{owner.path}.params.{name}")
-        if kind != "attack":
-            continue
-        modality = getattr(st.component.load(), "modality", "image")
-        if needed is not None and modality != needed:
+        modality = st.flags.get("modality")
+        if kind == "attack" and needed is not None and modality != needed:
             raise IncompatibleComponentsError(
                 f"'{st.name}' is a {modality} attack; this stage needs a {needed} attack",
                 f"{st.path}.name")
-        staged.append(st)
-    return staged
+        out.append(StageInfo(name, kind, st.name, modality, resolve_stages(registry, st)))
+    return tuple(out)
 
 
-def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None) -> Plan:
-    """Validate ``spec`` completely and expand it into cells; raises SpecError with a field path."""
-    spec = validate_spec(spec)
+def with_overrides(spec: EvalSpec, limit: int | None, device: str | None,
+                   out: str | Path | None) -> EvalSpec:
+    """``spec`` with the command line's ``--limit``, ``--device`` and ``--out`` applied."""
+    if limit is None and device is None and out is None:
+        return spec
+    data = spec.canonical()
+    if limit is not None:
+        if limit < 1:
+            raise SpecError(f"--limit must be >= 1, got {limit}", "limit")
+        for task in data["tasks"]:
+            task["limit"] = min(task["limit"] or limit, limit)
+    if device is not None:
+        data["run"]["device"] = device
+    if out is not None:
+        data["output_dir"] = str(out)
+    return validate_spec(data)
+
+
+def resolve_metrics(spec: EvalSpec, host: PluginHost) -> tuple[MetricPlan, ...]:
+    """The spec's metrics, resolved and instantiated (also what ``mmeval report`` uses)."""
+    out = []
+    for i, ref in enumerate(spec.metrics):
+        r = resolve_ref(host.registry, "metric", ref, f"metrics[{i}]", ref.label or ref.name)
+        metric = r.build()
+        doc = " ".join((type(metric).__doc__ or "").split())
+        out.append(MetricPlan(r.label, metric, r.flags["scope"], r.flags["objectives"],
+                              r.flags["unit"], doc))
+    return tuple(out)
+
+
+def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None, *,
+         limit: int | None = None, device: str | None = None,
+         out: str | Path | None = None) -> Plan:
+    """Validate ``spec`` completely (with the command line's overrides) and expand it into cells;
+    raises SpecError with a field path."""
+    spec = with_overrides(validate_spec(spec), limit, device, out)
     host = host or get_host()
     registry = host.registry
 
@@ -156,8 +301,7 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None) -> Pla
             if d is None:
                 continue
             resolve_stages(registry, d)
-            if (getattr(d.component.load(), "kind", None) == "weights"
-                    and not getattr(d.params, "checkpoint", "given")):
+            if d.flags["kind"] == "weights" and not d.params.checkpoint:  # type: ignore[attr-defined]
                 raise SpecError("a weight defense is evaluated from the checkpoint `mmeval train` "
                                 "wrote with it; pass that path", f"{d.path}.params.checkpoint")
     task_labels = _unique([t.label or t.dataset.label or _default_label(t.dataset)
@@ -178,11 +322,13 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None) -> Pla
             attack = replace(attack, source=resolve("model", a.source, f"attacks[{i}].source"))
         attacks.append(attack)
     # the stages joint attacks name in their params, checked like top-level attacks
-    staged = [st for a in attacks for st in resolve_stages(registry, a)]
-    metrics = [resolve("metric", m, f"metrics[{i}]") for i, m in enumerate(spec.metrics)]
+    trees = {a.path: resolve_stages(registry, a) for a in attacks}
+    metrics = resolve_metrics(spec, host)
 
     warnings: list[str] = []
-    _check_compatibility(models, defenses, tasks, attacks + staged, warnings)
+    _check_compatibility(models, defenses, tasks, attacks, warnings)
+    with building(host):
+        built = {a.path: a.build() for a in attacks}
 
     salt = {"seed": spec.run.seed, "precision": spec.run.precision}
     cells: list[Cell] = []
@@ -202,8 +348,32 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None) -> Pla
                         raise SpecError(f"this combination duplicates {seen[cid]}; remove one",
                                         where)
                     seen[cid] = where
-                    cells.append(Cell(cid, group, model, mi, defense, task, attack))
-    return Plan(spec, host, cells, metrics, warnings)
+                    info = _describe(group, model, defense, task, attack, built[attack.path],
+                                     trees[attack.path])
+                    cells.append(Cell(cid, group, model, mi, defense, task, attack, info))
+    return Plan(spec, host, tuple(cells), metrics, tuple(warnings))
+
+
+def _describe(group: str, model: Resolved, defense: Resolved | None, task: Task,
+              attack: Resolved, instance: Any, tree: tuple[StageInfo, ...]) -> CellInfo:
+    threat: ThreatModel = instance.threat_model
+    flags = attack.flags
+    role: Role = ("clean" if flags["noop"] else "transfer" if attack.source is not None
+                  else "adaptive" if flags["adaptive"] else "white-box")
+    crafting = {"name": attack.name, "params": attack.params.model_dump(mode="json")}
+    sweep = None
+    if threat.eps is not None and role != "clean":
+        swept = {k: v for k, v in crafting["params"].items() if k != "eps"}
+        sweep = "s-" + stable_hash({"group": group, "name": attack.name, "params": swept,
+                                    "source": attack.source and attack.source.definition()}, 12)
+    defense_label = defense.label if defense else "none"
+    return CellInfo(
+        label=f"{model.label} | {defense_label} | {task.label} | {attack.label}",
+        model=model.label, defense=defense_label, task=task.label, attack=attack.label,
+        attack_name=attack.name, objective_kind=task.objective.flags["kind"], threat=threat,
+        role=role, source=attack.source.label if attack.source else None,
+        uses_gradients=flags["uses_gradients"], eot=bool(instance.eot), sweep=sweep,
+        attack_key="a-" + stable_hash(crafting, 12), stages=tree)
 
 
 def _check_compatibility(
@@ -214,32 +384,34 @@ def _check_compatibility(
     warnings: list[str],
 ) -> None:
     for attack in attacks:
-        cls = attack.component.load()
-        supported = getattr(cls, "objectives", None)
-        modality = getattr(cls, "modality", "image")
+        supported = attack.flags["objectives"]
+        modality = attack.flags["modality"]
         for task in tasks:
-            kind = getattr(task.objective.component.load(), "kind", None)
+            kind = task.objective.flags["kind"]
             if supported is not None and kind not in supported:
                 raise IncompatibleComponentsError(
                     f"attack '{attack.name}' supports objectives of kind {list(supported)}, but "
                     f"{task.objective.path} '{task.objective.name}' is of kind '{kind}'; "
                     f"drop the attack or the task", attack.path)
-        for model in models:
-            caps = getattr(model.component.load(), "capabilities", None)
+        for model in [*models, *([attack.source] if attack.source else [])]:
+            caps = model.flags["capabilities"]
             needed = {m for m in ("image", "text") if m in modality}
-            if caps is not None and not needed <= set(caps):
+            if not needed <= set(caps):
                 raise IncompatibleComponentsError(
                     f"attack '{attack.name}' perturbs {modality}, but model '{model.name}' "
                     f"({model.path}) only has capabilities {sorted(caps)}", attack.path)
-    gradient_attacks = [a for a in attacks if getattr(a.component.load(), "uses_gradients", False)]
+    gradient_attacks = [a for a in attacks if a.flags["uses_gradients"]]
     for opts in defenses:
         for d in opts:
             if d is None:
                 continue
-            cls = d.component.load()
-            if gradient_attacks and (getattr(cls, "stochastic", False)
-                                     or not getattr(cls, "differentiable", True)):
+            if gradient_attacks and (d.flags["stochastic"] or not d.flags["differentiable"]):
                 warnings.append(
                     f"{d.path} '{d.name}' is stochastic or non-differentiable; gradient attacks "
                     f"({', '.join(a.label for a in gradient_attacks)}) may overestimate robustness "
                     f"without EOT/BPDA or an adaptive attack")
+
+
+def journal_info(row: dict[str, Any]) -> CellInfo:
+    """The :class:`CellInfo` a journal row carries (written when the cell was registered)."""
+    return CellInfo.from_json(json.loads(row["info"]) if isinstance(row["info"], str) else row["info"])

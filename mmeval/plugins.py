@@ -7,6 +7,7 @@ others still load.
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -41,13 +42,18 @@ class PluginHost:
 
     def __init__(self, *, load_entry_points: bool = True) -> None:
         from . import __version__, builtins
+        from .reporters import BUILTIN as REPORTERS
 
         self.pm = pluggy.PluginManager("mmeval")
         self.pm.add_hookspecs(hookspecs)
         self._infos: dict[str, PluginInfo] = {}
         self._registry: ComponentRegistry | None = None
         self.failures: list[PluginLoadError] = []
+        self._warned: set[tuple[str, str]] = set()
         self.register(builtins, "mmeval", distribution="mmeval", version=__version__)
+        for name, module in REPORTERS:
+            self.register(importlib.import_module(module), name, distribution="mmeval",
+                          version=__version__)
         if load_entry_points:
             self._load_entry_points()
 
@@ -83,6 +89,20 @@ class PluginHost:
     @property
     def hook(self) -> Any:
         return self.pm.hook
+
+    def notify(self, hook_name: str, event: Any) -> None:
+        """Call every implementation of the observer hook ``hook_name`` with ``event``. An
+        observer that raises is reported once per plugin and hook in a warning naming it, and
+        nothing else changes: the others still run and the caller goes on."""
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            try:
+                impl.function(event=event)
+            except Exception as exc:
+                if (impl.plugin_name, hook_name) not in self._warned:
+                    self._warned.add((impl.plugin_name, hook_name))
+                    warnings.warn(f"plugin '{impl.plugin_name}' raised in {hook_name} "
+                                  f"({type(exc).__name__}: {exc}); its observer is skipped, the "
+                                  "run's results are unaffected", RuntimeWarning, stacklevel=2)
 
     @property
     def registry(self) -> ComponentRegistry:

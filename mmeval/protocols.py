@@ -94,6 +94,21 @@ class Objective(Protocol):
 
 
 @runtime_checkable
+class PromptObjective(Objective, Protocol):
+    """A classification objective over class prompts: after ``prepare``, ``prompts[c]`` is class
+    ``c``'s prompt and ``text_features[c]`` its normalized embedding; ``labels`` gives each
+    sample's class. What text attacks on class prompts read."""
+
+    class_names: Sequence[str]
+    prompts: tuple[str, ...]
+    text_features: torch.Tensor | None
+
+    def logits(self, model: VLModel, images: torch.Tensor) -> torch.Tensor: ...
+
+    def labels(self, model: VLModel, batch: Batch) -> torch.Tensor: ...
+
+
+@runtime_checkable
 class ClassifierObjective(Objective, Protocol):
     """An objective that can be presented as a classifier: ``logits(model, images) -> [B, C]`` and
     ``labels(model, batch) -> [B]``. This is the view that classifier-attack libraries drive."""
@@ -115,13 +130,27 @@ class BatchRandomLike(Protocol):
 
 @runtime_checkable
 class Attack(Protocol):
-    """A stateless callable with validated ``params`` and a declared ``threat_model``."""
+    """A stateless callable with validated ``params`` and a declared ``threat_model``.
+
+    The class declares the capability flags ``plan()`` reads (a class that omits one is refused):
+    ``modality`` (what it perturbs), ``objectives`` (objective kinds it supports, None: any),
+    ``uses_gradients``, ``noop`` (returns its inputs: the clean reference) and ``adaptive`` (built
+    against a defense). The constructor must be cheap: ``plan()`` instantiates each attack once to
+    read its threat model; load heavy state on first call."""
 
     Params: ClassVar[type[BaseModel]]
+    modality: ClassVar[str]
+    objectives: ClassVar[tuple[str, ...] | None]
+    uses_gradients: ClassVar[bool]
+    noop: ClassVar[bool]
+    adaptive: ClassVar[bool]
     params: BaseModel
 
     @property
     def threat_model(self) -> ThreatModel: ...
+
+    @property
+    def eot(self) -> bool: ...
 
     def __call__(
         self, model: VLModel, batch: Batch, objective: Objective, rng: BatchRandomLike
@@ -145,9 +174,10 @@ class Metric(Protocol):
     """Computed from stored records, never inside the attack loop. ``scope`` is ``cell`` (records of
     one cell) or ``group`` (records of every attack cell of one model x defense x task);
     ``objectives`` names the objective kinds whose records it understands (None: any); ``unit`` is
-    ``share`` (reported in %) or a count unit (reported as is); absent means ``share``."""
+    ``share`` (reported in %) or a count unit (reported as is)."""
 
     scope: ClassVar[Literal["cell", "group"]]
     objectives: ClassVar[tuple[str, ...] | None]
+    unit: ClassVar[str]
 
     def compute(self, records: Sequence[SampleRecord]) -> MetricValue: ...

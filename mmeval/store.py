@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS cells (
     cell_id TEXT PRIMARY KEY, grp TEXT NOT NULL, label TEXT NOT NULL,
     model TEXT NOT NULL, defense TEXT NOT NULL, task TEXT NOT NULL, attack TEXT NOT NULL,
     definition TEXT NOT NULL, total INTEGER NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending', error TEXT, updated REAL NOT NULL
+    status TEXT NOT NULL DEFAULT 'pending', error TEXT, updated REAL NOT NULL, info TEXT
 );
 CREATE TABLE IF NOT EXISTS records (
     cell_id TEXT NOT NULL, sample_id TEXT NOT NULL, label INTEGER,
@@ -107,6 +107,9 @@ class Store:
             if create:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.executescript(_SCHEMA)
+                columns = {r[1] for r in self.db.execute("PRAGMA table_info(cells)")}
+                if "info" not in columns:  # a journal from before cells carried their description
+                    self.db.execute("ALTER TABLE cells ADD COLUMN info TEXT")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("SELECT count(*) FROM records").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -131,20 +134,21 @@ class Store:
         return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
 
     # -- cells ----------------------------------------------------------------------------------
-    def register_cell(self, cell_id: str, *, group: str, label: str, model: str, defense: str,
-                      task: str, attack: str, definition: dict[str, Any], total: int) -> None:
-        """Insert the cell, or refresh its labels and sample count (a new limit) if it exists; a
-        finished cell whose new total exceeds its records becomes pending again."""
+    def register_cell(self, cell_id: str, *, group: str, info: Mapping[str, Any],
+                      definition: dict[str, Any], total: int) -> None:
+        """Insert the cell with its description ``info`` (the plan's ``CellInfo`` as JSON), or
+        refresh its description and sample count (a new limit) if it exists."""
         with self.db:
             self.db.execute(
                 """INSERT INTO cells (cell_id, grp, label, model, defense, task, attack,
-                                      definition, total, updated)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      definition, total, updated, info)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(cell_id) DO UPDATE SET label=excluded.label, model=excluded.model,
                        defense=excluded.defense, task=excluded.task, attack=excluded.attack,
-                       total=excluded.total""",
-                (cell_id, group, label, model, defense, task, attack,
-                 json.dumps(definition, sort_keys=True), total, time.time()))
+                       total=excluded.total, info=excluded.info""",
+                (cell_id, group, info["label"], info["model"], info["defense"], info["task"],
+                 info["attack"], json.dumps(definition, sort_keys=True), total, time.time(),
+                 json.dumps(info, sort_keys=True)))
 
     def set_status(self, cell_id: str, status: str, error: str | None = None) -> None:
         with self.db:
@@ -157,6 +161,7 @@ class Store:
         rows = {r[0]: dict(zip(cols, r, strict=True)) for r in cur}
         for row in rows.values():
             row["definition"] = json.loads(row["definition"])
+            row["info"] = json.loads(row["info"]) if row.get("info") else None
         order = cell_ids if cell_ids is not None else sorted(rows)
         return [rows[c] for c in order if c in rows]
 

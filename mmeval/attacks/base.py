@@ -144,6 +144,10 @@ class Attack:
     objectives: ClassVar[tuple[str, ...] | None] = None
     #: whether the attack follows model gradients (planner warns for non-differentiable defenses)
     uses_gradients: ClassVar[bool] = False
+    #: the attack returns its inputs unchanged (``clean``): its cell is the clean reference
+    noop: ClassVar[bool] = False
+    #: the attack is adaptive to a defense (its cells are reported with the role ``adaptive``)
+    adaptive: ClassVar[bool] = False
 
     def __init__(self, params: BaseModel | None = None) -> None:
         self.params = params if params is not None else self.Params()
@@ -151,6 +155,11 @@ class Attack:
     @property
     def threat_model(self) -> ThreatModel:
         return ThreatModel(self.modality)
+
+    @property
+    def eot(self) -> bool:
+        """Whether the attack averages gradients over the model's randomness (EOT)."""
+        return False
 
     def run(self, model: VLModel, batch: Batch, objective: Objective,
             rng: BatchRandomLike) -> AttackOutput:

@@ -13,6 +13,7 @@ class Clean(Attack):
     """No attack: the adversarial input is the clean input."""
 
     modality: ClassVar[Modality] = "none"
+    noop: ClassVar[bool] = True
 
     def run(self, model: VLModel, batch: Batch, objective: Objective,
             rng: BatchRandomLike) -> AttackOutput:

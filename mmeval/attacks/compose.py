@@ -8,7 +8,9 @@ names and never import each other. ``plan()`` resolves every such field at its p
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -17,7 +19,24 @@ from ..registry import Kind
 from ..spec import ComponentRef
 from ..types import Modality
 
+if TYPE_CHECKING:
+    from ..plugins import PluginHost
+
 STAGE_KEY = "mmeval_component"
+
+_HOST: ContextVar[PluginHost | None] = ContextVar("mmeval_build_host", default=None)
+
+
+@contextmanager
+def building(host: PluginHost) -> Iterator[PluginHost]:
+    """Within the block, :func:`build_stage` builds from ``host``'s registry. ``plan()`` and the
+    runner enter it with the plan's host, so a run builds every component and stage from the one
+    registry it was planned against."""
+    token = _HOST.set(host)
+    try:
+        yield host
+    finally:
+        _HOST.reset(token)
 
 
 def component(kind: Kind, default: str | dict[str, Any] | None, *, description: str = "",
@@ -50,6 +69,8 @@ def stages(params: BaseModel) -> Iterator[tuple[str, ComponentRef, Kind, str | N
 
 
 def build_stage(ref: ComponentRef, kind: Kind = "attack") -> Any:
-    """Instantiate the component a component field names (validated again; plan() did it first)."""
-    found = get_host().registry.get(kind, ref.name)
+    """Instantiate the component a component field names (validated again; plan() did it first)
+    from the registry of the build context (:func:`building`); outside one, as when a component is
+    constructed by hand, from the process-wide host."""
+    found = (_HOST.get() or get_host()).registry.get(kind, ref.name)
     return found.instantiate(found.validate_params(ref.params, f"{kind} '{ref.name}' params"))

@@ -29,14 +29,15 @@ from torch import nn
 
 from .. import __version__
 from ..attacks.base import attack_mode
+from ..attacks.compose import building
 from ..compilation import compile_image_side, compile_mode
 from ..data import Head
+from ..devices import autocast, resolve_device
 from ..distributed import local_device, world
 from ..errors import SpecError
 from ..planning import resolve_ref, resolve_stages
 from ..plugins import PluginHost, get_host
 from ..progress import progress
-from ..runner import autocast, resolve_device
 from ..seeding import BatchRandom, sample_seed
 from ..spec import stable_hash
 from ..store import prepare_run_dir
@@ -112,12 +113,18 @@ def train(spec: TrainSpec | dict[str, Any], *, out: str | Path | None = None,
     overrides = {"output_dir": None if out is None else str(out), "device": device}
     spec = validate_train_spec({**spec.model_dump(),
                                 **{k: v for k, v in overrides.items() if v is not None}})
-    registry = (host or get_host()).registry
+    host = host or get_host()
+    with building(host):
+        return _train(spec, host)
+
+
+def _train(spec: TrainSpec, host: PluginHost) -> TrainResult:
+    registry = host.registry
     model_ref = resolve_ref(registry, "model", spec.model, "model")
     data_ref = resolve_ref(registry, "dataset", spec.dataset, "dataset")
     defense_ref = resolve_ref(registry, "defense", spec.defense, "defense")
     resolve_stages(registry, defense_ref)
-    if getattr(defense_ref.component.load(), "kind", None) != "weights":
+    if defense_ref.flags["kind"] != "weights":
         raise SpecError(f"'{defense_ref.name}' does not train weights; `mmeval train` takes a "
                         "weight defense (see `mmeval list defenses`)", "defense.name")
     dev = local_device(resolve_device(spec.device, "device"))

@@ -109,6 +109,7 @@ class AdaptivePGD(PGD):
     Params = AdaptivePGDParams
     params: AdaptivePGDParams
     objectives: ClassVar[tuple[str, ...] | None] = ("classification",)
+    adaptive: ClassVar[bool] = True
 
     def loss(self, model: Any, batch: Batch, objective: Any) -> Any:
         y = objective.labels(model, batch)
@@ -134,6 +135,7 @@ class RejectionRate:
 
     Params = RejectionRateParams
     scope: ClassVar[str] = "cell"
+    unit: ClassVar[str] = "share"
     objectives: ClassVar[tuple[str, ...] | None] = ("classification",)
 
     def __init__(self, params: RejectionRateParams | None = None) -> None:
@@ -148,6 +150,7 @@ class RobustAccuracyWithRejection:
     """Share of attacked samples predicted right or rejected (Multi-Shield's robust accuracy)."""
 
     scope: ClassVar[str] = "cell"
+    unit: ClassVar[str] = "share"
     objectives: ClassVar[tuple[str, ...] | None] = ("classification",)
 
     def __init__(self, params: Any = None) -> None:

@@ -87,6 +87,11 @@ class TorchAttack(Attack):
         norm = getattr(self.params, "norm", self.default_norm)
         return ThreatModel("image", "linf" if norm == "Linf" else "l2", self.params.eps)
 
+    @property
+    def eot(self) -> bool:
+        """EOT-PGD and APGD with ``eot_iter`` > 1 average gradients over the model's randomness."""
+        return getattr(self.params, "eot_iter", 1) > 1
+
     def constructor_kwargs(self, n_classes: int, rng: Any) -> dict[str, Any]:
         kwargs = self.params.model_dump(exclude={"targeted"})
         if self.takes_n_classes:

@@ -1,0 +1,64 @@
+"""The robustness-vs-eps figure of the HTML report (matplotlib, embedded as a PNG)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+from ..results import Results
+from ..types import MetricValue
+
+#: the metric plotted against eps for each objective kind
+CURVE_METRICS = {"classification": ("robust-accuracy",), "retrieval": ("tr@1", "ir@1")}
+
+
+def curve_series(results: Results) -> dict[tuple[str, str], list[tuple[float, MetricValue]]]:
+    """Per (task, line label): (eps in 1/255, metric) points, the group's clean cell at eps 0 and
+    one line per model x defense x attack family and metric."""
+    series: dict[tuple[str, str], list[tuple[float, MetricValue]]] = {}
+    for group in results.groups:
+        cells = [c for c in results.cells if c.group == group.id and c.info.eps is not None]
+        clean = [c for c in cells if c.info.role == "clean"]
+        families: dict[str, list] = {}
+        for c in cells:
+            if c.info.role != "clean":
+                families.setdefault(c.info.attack_name, []).append(c)
+        for family, members in families.items():
+            for metric in CURVE_METRICS.get(group.objective_kind, ()):
+                points = [(255 * c.info.eps, c.metrics[metric]) for c in clean + members
+                          if metric in c.metrics and not math.isnan(c.metrics[metric].value)]
+                key = (group.task, f"{group.model} / {group.defense} / {family} · {metric}")
+                series[key] = sorted(points, key=lambda p: p[0])
+    return series
+
+
+def curve_png(results: Results) -> str | None:
+    """The eps curves, one panel per task, intervals as error bars; base64 PNG or None."""
+    series = curve_series(results)
+    if not series:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(t for t, _ in series))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        for (t, label), points in series.items():
+            if t != task:
+                continue
+            xs = [p[0] for p in points]
+            ys = [100 * p[1].value for p in points]
+            err = [[100 * (p[1].value - p[1].low) for p in points],
+                   [100 * (p[1].high - p[1].value) for p in points]]
+            ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label)
+        ax.set(title=task, xlabel="eps (x/255)", ylabel="%", ylim=(0, 100))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()

@@ -1,0 +1,13 @@
+"""results.json: the machine-readable results (``Results.to_json()``)."""
+
+from __future__ import annotations
+
+import json
+
+from ..hookspecs import ReportEvent, hookimpl
+
+
+@hookimpl
+def mmeval_report(event: ReportEvent) -> None:
+    text = json.dumps(event.results.to_json(), indent=2, sort_keys=False) + "\n"
+    (event.run_dir / "results.json").write_text(text)
