@@ -21,7 +21,8 @@ __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("Attack", "attack_mode", "project", "verify_output",), ".attacks.base"),
-    **dict.fromkeys(("build_stage", "component", "stage", "stages",), ".attacks.compose"),
+    **dict.fromkeys(("build_stage", "building", "component", "stage", "stages",),
+                    ".attacks.compose"),
     **dict.fromkeys(("PGD", "PGDParams", "pgd_loop", "random_start"), ".attacks.pgd"),
     **dict.fromkeys((
         "DataError", "DuplicateComponentError", "IncompatibleComponentsError",
@@ -32,13 +33,23 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys((
         "InBatchMatching", "contrastive_loss", "text_owners",
     ), ".objectives.contrastive"),
-    **dict.fromkeys(("Plan", "plan",), ".planning"),
+    **dict.fromkeys(("BatchEndEvent", "CellEndEvent", "ReportEvent", "RunEndEvent",
+                     "RunStartEvent"), ".hookspecs"),
+    **dict.fromkeys(("Cell", "CellInfo", "MetricPlan", "Plan", "StageInfo", "plan",), ".planning"),
     **dict.fromkeys(("PluginHost", "get_host",), ".plugins"),
-    **dict.fromkeys(("ClassifierObjective", "InputSpec", "VLModel",), ".protocols"),
-    **dict.fromkeys(("Params",), ".registry"),
+    **dict.fromkeys((
+        "BatchRandomLike", "ClassifierObjective", "Dataset", "Defense", "ImageClassifier",
+        "InputSpec", "Metric", "Objective", "PromptObjective", "VLModel",
+    ), ".protocols"),
+    "AttackProtocol": ".protocols:Attack",
+    **dict.fromkeys(("NON_FINITE",), ".records"),
+    **dict.fromkeys(("Component", "ComponentRegistry", "KindRegistry", "NoParams", "Params",),
+                    ".registry"),
     **dict.fromkeys(("recompute",), ".report"),
+    **dict.fromkeys(("CellResult", "GroupResult", "Results",), ".results"),
     **dict.fromkeys(("RunResult", "evaluate",), ".runner"),
-    **dict.fromkeys(("BatchRandom",), ".seeding"),
+    **dict.fromkeys(("BatchRandom", "sample_seed",), ".seeding"),
+    **dict.fromkeys(("Store",), ".store"),
     **dict.fromkeys((
         "AttackSpec", "ComponentRef", "EvalSpec", "ModelSpec", "RunSettings", "TaskSpec",
         "load_spec",
@@ -50,6 +61,8 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys((
         "AttackOutput", "Batch", "MetricValue", "Outcome", "Sample", "SampleRecord", "ThreatModel",
     ), ".types"),
+    "load_zoo": ".zoo:load",
+    "cache_dir": ".zoo:cache_dir",
 }
 
 
@@ -74,7 +87,8 @@ if not any(isinstance(f, _TorchvisionShim) for f in sys.meta_path):
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'mmeval' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    module, _, attr = _EXPORTS[name].partition(":")
+    value = getattr(importlib.import_module(module, __name__), attr or name)
     globals()[name] = value
     return value
 
@@ -83,11 +97,20 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
 
 
-def create_model(name: str, **params: object) -> object:
-    """Build a registered model by name, e.g. ``create_model("mmeval/toy-vlm", seed=1)``."""
+def create(kind: str, name: str, **params: object) -> Any:
+    """Build a registered component of ``kind`` by name from the process-wide host, e.g.
+    ``create("dataset", "shapes", n=16)`` (its stages are built from the same host)."""
+    from .attacks.compose import building
     from .plugins import get_host
 
-    return get_host().registry.get("model", name).build(params)
+    host = get_host()
+    with building(host):
+        return host.registry.get(kind, name).build(params)  # type: ignore[arg-type]
+
+
+def create_model(name: str, **params: object) -> Any:
+    """Build a registered model by name, e.g. ``create_model("mmeval/toy-vlm", seed=1)``."""
+    return create("model", name, **params)
 
 
 def list_components(kind: str) -> list[str]:
@@ -98,37 +121,63 @@ def list_components(kind: str) -> list[str]:
 
 
 __all__ = [
+    "NON_FINITE",
     "PGD",
     "Attack",
     "AttackOutput",
+    "AttackProtocol",
     "AttackSpec",
     "Batch",
+    "BatchEndEvent",
     "BatchRandom",
+    "BatchRandomLike",
+    "Cell",
+    "CellEndEvent",
+    "CellInfo",
+    "CellResult",
     "ClassPrompts",
     "ClassifierObjective",
+    "Component",
     "ComponentRef",
+    "ComponentRegistry",
     "DataError",
+    "Dataset",
+    "Defense",
     "DuplicateComponentError",
     "EvalSpec",
+    "GroupResult",
+    "ImageClassifier",
     "InBatchMatching",
     "IncompatibleComponentsError",
     "InputSpec",
+    "KindRegistry",
+    "Metric",
+    "MetricPlan",
     "MetricValue",
     "MissingDependencyError",
     "MmevalError",
     "ModelLoadError",
     "ModelSpec",
+    "NoParams",
+    "Objective",
     "Outcome",
     "PGDParams",
     "Params",
     "Plan",
     "PluginHost",
     "PluginLoadError",
+    "PromptObjective",
+    "ReportEvent",
+    "Results",
+    "RunEndEvent",
     "RunResult",
     "RunSettings",
+    "RunStartEvent",
     "Sample",
     "SampleRecord",
     "SpecError",
+    "StageInfo",
+    "Store",
     "StoreError",
     "TaskSpec",
     "ThreatModel",
@@ -142,8 +191,11 @@ __all__ = [
     "__version__",
     "attack_mode",
     "build_stage",
+    "building",
+    "cache_dir",
     "component",
     "contrastive_loss",
+    "create",
     "create_model",
     "evaluate",
     "get_host",
@@ -151,11 +203,13 @@ __all__ = [
     "list_components",
     "load_spec",
     "load_train_spec",
+    "load_zoo",
     "pgd_loop",
     "plan",
     "project",
     "random_start",
     "recompute",
+    "sample_seed",
     "stage",
     "stages",
     "text_owners",

@@ -34,6 +34,9 @@ class Batch:
     labels: torch.Tensor | None = None
     texts: tuple[tuple[str, ...], ...] = ()
     prompts: tuple[tuple[str, ...], ...] | None = None
+    #: per-sample target embeddings ``[B, D]`` for objectives that need them (FARE's original
+    #: embeddings); None otherwise
+    targets: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.sample_ids)
@@ -57,6 +60,7 @@ class Batch:
             None if self.labels is None else self.labels[index.to(self.labels.device)],
             tuple(self.texts[i] for i in rows) if self.texts else (),
             None if self.prompts is None else tuple(self.prompts[i] for i in rows),
+            None if self.targets is None else self.targets[index.to(self.targets.device)],
         )
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
@@ -66,13 +70,15 @@ class Batch:
             None if self.labels is None else self.labels.to(device, non_blocking=non_blocking),
             self.texts,
             self.prompts,
+            None if self.targets is None else self.targets.to(device, non_blocking=non_blocking),
         )
 
     def pin_memory(self) -> Batch:
         """The batch with its tensors in page-locked memory (what DataLoader's pin_memory calls)."""
         return Batch(self.sample_ids, self.images.pin_memory(),
                      None if self.labels is None else self.labels.pin_memory(),
-                     self.texts, self.prompts)
+                     self.texts, self.prompts,
+                     None if self.targets is None else self.targets.pin_memory())
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import torch
 from pydantic import BaseModel
 
 from ..errors import DataError, ThreatModelViolation
-from ..protocols import BatchRandomLike, Objective, VLModel
+from ..protocols import BatchRandomLike, Objective, PromptObjective, VLModel
 from ..registry import NoParams
 from ..types import AttackOutput, Batch, Modality, Norm, ThreatModel
 
@@ -171,4 +171,5 @@ class Attack:
         private = replace(batch, images=batch.images.clone())
         with attack_mode(model):
             out = self.run(model, private, objective, rng)
-        return verify_output(self.threat_model, batch, out, getattr(objective, "prompts", None))
+        prompts = objective.prompts if isinstance(objective, PromptObjective) else None
+        return verify_output(self.threat_model, batch, out, prompts)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -32,18 +33,19 @@ class ZooEntry:
     description: str
     builder: str  # "module:function(out_dir, seed, progress) -> dict of facts"
     version: int  # bump when the recipe changes, so stale caches are rebuilt
+    loader: str  # "module:function(seed) -> the loaded model"
 
 
 ENTRIES = {
     "tiny-clip-shapes": ZooEntry(
         "tiny-clip-shapes", "open_clip CLIP (ModifiedResNet + text transformer) on shapes",
-        "mmeval.zoo.tiny_clip:build", 2),
+        "mmeval.zoo.tiny_clip:build", 2, "mmeval.zoo.tiny_clip:load"),
     "tiny-mlm-shapes": ZooEntry(
         "tiny-mlm-shapes", "BERT masked LM + WordPiece tokenizer on shapes captions",
-        "mmeval.zoo.tiny_mlm:build", 2),
+        "mmeval.zoo.tiny_mlm:build", 2, "mmeval.zoo.tiny_mlm:load"),
     "tiny-classifier-shapes": ZooEntry(
         "tiny-classifier-shapes", "CNN image classifier of the 10 shapes (Multi-Shield's classifier)",
-        "mmeval.zoo.tiny_classifier:build", 1),
+        "mmeval.zoo.tiny_classifier:build", 1, "mmeval.zoo.tiny_classifier:load"),
 }
 
 
@@ -89,6 +91,18 @@ def ensure(name: str, seed: int = 0, progress: bool = True) -> Path:
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
     return final
+
+
+def load(name: str, seed: int = 0) -> Any:
+    """Zoo model ``name`` loaded, built first if needed: ``tiny-clip-shapes`` as a VLModel,
+    ``tiny-classifier-shapes`` as an ImageClassifier, ``tiny-mlm-shapes`` as (masked LM,
+    tokenizer)."""
+    import importlib
+
+    if name not in ENTRIES:
+        raise KeyError(f"no zoo model '{name}'; available: {sorted(ENTRIES)}")
+    module, _, fn = ENTRIES[name].loader.partition(":")
+    return getattr(importlib.import_module(module), fn)(seed)
 
 
 def cached() -> list[dict]:

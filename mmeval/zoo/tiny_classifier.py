@@ -115,3 +115,8 @@ class TinyClassifier(nn.Module):
             images = F.interpolate(images, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear",
                                    align_corners=False)
         return self.net((images - self.mean) / self.std)
+
+
+def load(seed: int = 0) -> TinyClassifier:
+    """The shapes classifier of training seed ``seed`` (built on first use)."""
+    return TinyClassifier(TinyClassifierParams(seed=seed))

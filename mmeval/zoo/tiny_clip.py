@@ -122,3 +122,8 @@ class TinyCLIP(OpenCLIPModel):
         path = ensure("tiny-clip-shapes", seed=p.seed)
         super().__init__(OpenCLIPParams(pretrained=str(path / CHECKPOINT), image_size=p.image_size),
                          variant=ARCH)
+
+
+def load(seed: int = 0) -> TinyCLIP:
+    """The tiny CLIP of training seed ``seed`` (built on first use)."""
+    return TinyCLIP(TinyCLIPParams(seed=seed))

@@ -12,6 +12,7 @@ reference's normalized velocity it does not change Linf steps). The text encoder
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import torch
@@ -28,19 +29,19 @@ def squared_distance(model: Any, images: torch.Tensor, target: torch.Tensor) -> 
 
 
 class EmbeddingDeviation:
-    """FARE's attack objective: move the image embedding away from the original's clean one."""
+    """FARE's attack objective: move the image embedding away from the original's clean one,
+    which each batch carries in ``Batch.targets``."""
 
     kind: ClassVar[str] = "embedding"
 
-    def __init__(self) -> None:
-        self.target: torch.Tensor | None = None
-
     def prepare(self, model: Any, dataset: Any) -> None:
-        """Targets are set per batch."""
+        """Nothing to prepare: the targets travel with each batch."""
 
     def loss(self, model: Any, images: torch.Tensor, batch: Batch) -> torch.Tensor:
-        assert self.target is not None, "set the batch's target embeddings first"
-        return squared_distance(model, images, self.target)
+        if batch.targets is None:
+            raise ValueError("EmbeddingDeviation needs the batch's target embeddings in "
+                             "Batch.targets")
+        return squared_distance(model, images, batch.targets)
 
     def evaluate(self, model: Any, images: torch.Tensor, batch: Batch) -> Outcome:
         distance = self.loss(model, images, batch)
@@ -74,8 +75,7 @@ class FARE(WeightDefense):
     def perturb(self, model: Any, batch: Batch, rng: Any) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
             target = self.original.encode_image(batch.images, normalize=False).float()
-        self.objective.target = target
-        return self.attack(model, batch, self.objective, rng).images, target
+        return self.attack(model, replace(batch, targets=target), self.objective, rng).images, target
 
     def loss(self, model: Any, batch: Batch, adv: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         images, target = adv

@@ -9,8 +9,9 @@ adv text). MAT pairs each image with its first caption (the dataset's 1:1 pairs)
 (``mat_plus=True``) pairs it with up to ``captions_per_image`` of its captions at once, every one a
 positive (one-to-many), each attacked.
 
-The reference code could not be read, so the attack budget and the text attack have no defaults:
-they are required. MAT+'s image-side (N:1) augmentations are not reproduced: the one-to-many pairs
+The reference code could not be read, so the image attack (with its budget) and the text attack
+have no defaults: they are required, each a registered attack (a stage, like TeCoA's and MMCoA's),
+for example ``{"name": "mmeval/pgd", "params": {"eps": 2/255, "steps": 10, "step_size": 0.5/255}}``. MAT+'s image-side (N:1) augmentations are not reproduced: the one-to-many pairs
 come from the dataset's own captions.
 """
 
@@ -23,11 +24,9 @@ import torch
 from pydantic import Field, model_validator
 
 from mmeval import (
-    PGD,
     Batch,
     ComponentRef,
     InBatchMatching,
-    PGDParams,
     SpecError,
     WeightDefense,
     WeightDefenseParams,
@@ -39,9 +38,9 @@ from mmeval import (
 
 
 class MATParams(WeightDefenseParams):
-    eps: float = Field(gt=0.0, le=1.0, description="Linf radius of the image attack, [0, 1] pixels")
-    steps: int = Field(ge=1, description="image PGD iterations")
-    step_size: float = Field(gt=0.0, description="image PGD step")
+    image_attack: ComponentRef = stage(None, modality="image",
+                                       description="the registered image attack on the in-batch "
+                                       "matching loss (e.g. mmeval/pgd with its eps and steps)")
     text_attack: ComponentRef = stage(None, modality="text",
                                       description="the registered text attack on the captions")
     mat_plus: bool = Field(default=False, description="one-to-many pairs: several captions/image")
@@ -63,9 +62,8 @@ class MAT(WeightDefense):
 
     def __init__(self, params: MATParams | None = None) -> None:
         super().__init__(params)
-        p = self.params
-        self.image_attack = PGD(PGDParams(eps=p.eps, steps=p.steps, step_size=p.step_size))
-        self.text_attack = build_stage(p.text_attack)
+        self.image_attack = build_stage(self.params.image_attack)
+        self.text_attack = build_stage(self.params.text_attack)
         self.matching = InBatchMatching()
 
     def setup(self, model: Any, dataset: Any) -> None:

@@ -21,7 +21,8 @@ class TestFARE(DefenseContract):
 
 class TestMAT(DefenseContract):
     defense = "defenses/mat"
-    params = {"eps": 2 / 255, "steps": 2, "step_size": 1 / 255,
+    params = {"image_attack": {"name": "mmeval/pgd",
+                               "params": {"eps": 2 / 255, "steps": 2, "step_size": 1 / 255}},
               "text_attack": "textattack/bert-attack-vlm"}
     dataset = "shapes"
     dataset_params = {"n": 8}

@@ -99,12 +99,15 @@ def test_compiled_image_encoder_trains_the_same_steps(tmp_path):
         mmeval.TrainSpec(**spec(tmp_path, "defenses/tecoa")).training_hash()
 
 
+MAT_PGD = {"name": "mmeval/pgd", "params": {"eps": 2 / 255, "steps": 2, "step_size": 1 / 255}}
+
+
 def test_every_defense_trains_a_step_and_its_checkpoint_loads_both_ways(tmp_path):
     defenses = ["defenses/ft-standard", "defenses/mmcoa",
-                {"name": "defenses/mat", "params": {"eps": 2 / 255, "steps": 2, "step_size": 1 / 255,
+                {"name": "defenses/mat", "params": {"image_attack": MAT_PGD,
                                                     "text_attack": "textattack/bert-attack-vlm"}},
                 {"name": "defenses/mat", "params": {
-                    "eps": 2 / 255, "steps": 2, "step_size": 1 / 255, "mat_plus": True,
+                    "image_attack": MAT_PGD, "mat_plus": True,
                     "captions_per_image": 3, "text_attack": "textattack/bert-attack-vlm"}}]
     for i, d in enumerate(defenses):
         result = train(spec(tmp_path, d, limit=16, batch_size=16,
@@ -127,9 +130,9 @@ def test_every_defense_trains_a_step_and_its_checkpoint_loads_both_ways(tmp_path
 def test_bad_train_specs_fail_before_compute_with_the_field_path(tmp_path):
     with pytest.raises(SpecError, match="defense.name"):
         train(spec(tmp_path, "defenses/tecao"))
-    with pytest.raises(SpecError, match=r"defense.params.eps"):
+    with pytest.raises(SpecError, match=r"defense.params.image_attack"):
         train(spec(tmp_path, {"name": "defenses/mat", "params": {
-            "steps": 2, "step_size": 0.01, "text_attack": "textattack/bert-attack-vlm"}}))
+            "text_attack": "textattack/bert-attack-vlm"}}))
     with pytest.raises(SpecError, match=r"defense.params.text_attack.name"):
         train(spec(tmp_path, {"name": "defenses/mmcoa",
                               "params": {"text_attack": "mmeval/pgd"}}))

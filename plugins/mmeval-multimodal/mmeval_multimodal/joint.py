@@ -7,13 +7,24 @@ classification. Embedding-space losses are computed in fp32.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from mmeval import Attack, AttackOutput, Batch, ComponentRef, Params, ThreatModel, build_stage, stage
+from mmeval import (
+    Attack,
+    AttackOutput,
+    Batch,
+    ComponentRef,
+    Objective,
+    Params,
+    PromptObjective,
+    ThreatModel,
+    build_stage,
+    stage,
+)
 
 TEXT_STAGE = "textattack/bert-attack-vlm"
 
@@ -49,12 +60,14 @@ class JointAttack(Attack):
                            text.max_word_fraction)
 
 
-def paired_texts(model: Any, batch: Batch, objective: Any, text: AttackOutput) -> list[list[str]]:
+def paired_texts(model: Any, batch: Batch, objective: Objective,
+                 text: AttackOutput) -> list[list[str]]:
     """The texts each sample's image is paired with, after the text stage ``text``."""
     if objective.kind == "retrieval":
         return [list(t) for t in (text.texts or batch.texts)]
-    prompts = text.prompts or (objective.prompts,) * len(batch)
-    labels = objective.labels(model, batch).tolist()
+    prompted = cast(PromptObjective, objective)  # classification: over class prompts
+    prompts = text.prompts or (prompted.prompts,) * len(batch)
+    labels = prompted.labels(model, batch).tolist()
     return [[prompts[i][y]] for i, y in enumerate(labels)]
 
 

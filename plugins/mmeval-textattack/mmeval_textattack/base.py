@@ -13,12 +13,12 @@ Subclasses implement :meth:`TextAttackBase.attack_texts`, the search itself.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import torch
 from pydantic import Field
 
-from mmeval import Attack, AttackOutput, Batch, Params
+from mmeval import Attack, AttackOutput, Batch, Objective, Params, PromptObjective
 
 from .scores import Scorer, away_from, kl_from, margin_against
 
@@ -36,22 +36,27 @@ class TaskParams(Params):
 class TextAttackBase(Attack):
     modality: ClassVar = "text"
     objectives: ClassVar[tuple[str, ...] | None] = ("classification", "retrieval")
+    #: the class-prompt attack of the cell's prompts: (clean prompts, results), computed once
+    _memo: tuple[tuple[str, ...], list[Result]] | None = None
 
     def attack_texts(self, model: Any, texts: list[str], goals: list[Scorer],
                      successes: list[Scorer | None], seed: int) -> list[Result]:
         """The search: one result per text, maximizing its goal (``seed`` for random edits)."""
         raise NotImplementedError
 
-    def run(self, model: Any, batch: Batch, objective: Any, rng: Any) -> AttackOutput:
+    def run(self, model: Any, batch: Batch, objective: Objective, rng: Any) -> AttackOutput:
         seed = rng.batch_seed()
         with torch.no_grad():
             if objective.kind == "retrieval":
                 return self._captions(model, batch, seed)
+            prompted = cast(PromptObjective, objective)  # classification: over class prompts
             if self.params.mode == "class-prompts":
-                return self._class_prompts(model, objective, len(batch))
-            return self._per_image(model, batch, objective, seed)
+                return self._class_prompts(model, prompted, len(batch))
+            return self._per_image(model, batch, prompted, seed)
 
-    def _per_image(self, model: Any, batch: Batch, objective: Any, seed: int) -> AttackOutput:
+    def _per_image(self, model: Any, batch: Batch, objective: PromptObjective,
+                   seed: int) -> AttackOutput:
+        assert objective.text_features is not None, "prepare() the objective first"
         images = model.encode_image(batch.images).float().cpu()
         texts = objective.text_features.float().cpu()
         labels = objective.labels(model, batch).tolist()
@@ -71,8 +76,9 @@ class TextAttackBase(Attack):
         return AttackOutput(prompts=tuple(sets), info={"words_changed": [r[1] for r in results],
                                                        "queries": [r[2] for r in results]})
 
-    def _class_prompts(self, model: Any, objective: Any, n: int) -> AttackOutput:
-        if getattr(self, "_memo", (None,))[0] != objective.prompts:  # deterministic: once per cell
+    def _class_prompts(self, model: Any, objective: PromptObjective, n: int) -> AttackOutput:
+        if self._memo is None or self._memo[0] != objective.prompts:  # deterministic: once per cell
+            assert objective.text_features is not None, "prepare() the objective first"
             goals = [kl_from(e) for e in objective.text_features.float().cpu()]
             results = self.attack_texts(model, list(objective.prompts), goals, [None] * len(goals), 0)
             self._memo = (objective.prompts, results)

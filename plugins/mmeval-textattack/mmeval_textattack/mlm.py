@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from mmeval import MissingDependencyError
+from mmeval import MissingDependencyError, load_zoo
 
 
 @cache
@@ -13,9 +13,7 @@ def load_mlm(name: str) -> tuple[Any, Any]:
     """A masked LM and its tokenizer: ``zoo/tiny-mlm-shapes`` (built offline on first use), a
     local directory, or a transformers id already in the local cache."""
     if name == "zoo/tiny-mlm-shapes":
-        from mmeval.zoo.tiny_mlm import load
-
-        return load()
+        return load_zoo("tiny-mlm-shapes")
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     try:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from mmeval.zoo import cache_dir
+from mmeval import cache_dir
 
 #: the stop words text attacks never modify (function words; an explicit list mmeval owns)
 STOPWORDS = (
