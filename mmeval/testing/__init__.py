@@ -1,4 +1,5 @@
-"""Test helpers for mmeval and its plugins: the deterministic toy model and data, and small specs."""
+"""Test helpers for mmeval and its plugins (public, like ``mmeval`` itself): the contract test
+classes, the deterministic toy model and data, a network block, and small specs."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from typing import Any
 
 from .assertions import assert_metric
 from .contracts import AttackContract, DefenseContract, ModelContract, check_model_contract
+from .network import no_network
+from .toy import ToyDataset, ToyVLM
 
-__all__ = ["AttackContract", "DefenseContract", "ModelContract", "assert_metric",
-           "check_model_contract", "toy_spec"]
+__all__ = ["AttackContract", "DefenseContract", "ModelContract", "ToyDataset", "ToyVLM",
+           "assert_metric", "check_model_contract", "no_network", "toy_spec"]
 
 
 def toy_spec(**overrides: Any) -> dict[str, Any]:

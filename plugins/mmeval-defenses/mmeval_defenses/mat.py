@@ -11,8 +11,9 @@ positive (one-to-many), each attacked.
 
 The reference code could not be read, so the image attack (with its budget) and the text attack
 have no defaults: they are required, each a registered attack (a stage, like TeCoA's and MMCoA's),
-for example ``{"name": "mmeval/pgd", "params": {"eps": 2/255, "steps": 10, "step_size": 0.5/255}}``. MAT+'s image-side (N:1) augmentations are not reproduced: the one-to-many pairs
-come from the dataset's own captions.
+for example ``{"name": "mmeval/pgd", "params": {"eps": 2/255, "steps": 10, "step_size": 0.5/255}}``.
+MAT+'s image-side (N:1) augmentations are not reproduced: the one-to-many pairs come from the
+dataset's own captions.
 """
 
 from __future__ import annotations

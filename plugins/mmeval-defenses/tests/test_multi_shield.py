@@ -6,8 +6,7 @@ import pytest
 import torch
 
 import mmeval
-from mmeval import Batch, create_model
-from mmeval.objectives.zero_shot import ZeroShotClassification
+from mmeval import Batch, Store, create, create_model
 
 CLASSIFIER = "zoo/tiny-classifier-shapes"
 TASK = {"dataset": {"name": "shapes", "params": {"n": 100}}, "objective": "zero-shot"}
@@ -37,7 +36,7 @@ def test_the_reject_logit_follows_the_rule(shield):
 def test_never_rejects_where_classifier_and_clip_agree(shield):
     data = mmeval.get_host().registry.get("dataset", "shapes").build({"n": 200})
     batch = Batch.collate([data[i] for i in range(len(data))])
-    objective = ZeroShotClassification()
+    objective = create("objective", "zero-shot")
     objective.prepare(shield, data)
     with torch.no_grad():
         clip = objective.text_features @ shield.clip.encode_image(batch.images).T
@@ -75,7 +74,6 @@ def test_on_the_same_adversarial_points_rejection_only_helps(tmp_path):
     # a rejection on clean data is an error: clean accuracy cannot exceed the classifier's
     assert shielded["clean-accuracy"]["value"] <= alone["clean-accuracy"]["value"]
     # per sample: where the classifier survives, Multi-Shield answers the same or abstains
-    from mmeval.store import Store
 
     with Store(result.run_dir, create=False) as store:
         ids = {c["attack"] + c["defense"]: c["id"] for c in result.cells}

@@ -16,9 +16,7 @@ import torch
 import torch.nn.functional as F
 
 import mmeval
-from mmeval import Batch, SpecError, contrastive_loss, create_model, train
-from mmeval.attacks.base import attack_mode
-from mmeval.seeding import BatchRandom
+from mmeval import Batch, BatchRandom, SpecError, attack_mode, contrastive_loss, create_model, train
 
 TINY = {"name": "zoo/tiny-clip-shapes"}
 SHAPES = {"name": "shapes", "params": {"n": 64, "seed": 5000}}

@@ -6,10 +6,7 @@ import pytest
 import torch
 from mmeval_multimodal.advclip import AdvCLIP, AdvCLIPParams, patch_mask, topology
 
-from mmeval import Batch, BatchRandom, evaluate
-from mmeval.data.shapes import ShapesDataset, ShapesParams
-from mmeval.objectives.zero_shot import ZeroShotClassification
-from mmeval.zoo.tiny_clip import TinyCLIP
+from mmeval import Batch, BatchRandom, create, create_model, evaluate
 
 QUICK = {"train_dataset": {"name": "shapes", "params": {"n": 48, "seed": 7}}, "epochs": 2}
 
@@ -30,9 +27,9 @@ def test_topology_is_zero_for_the_same_structure_and_positive_otherwise():
 
 @pytest.fixture(scope="module")
 def patched():
-    model = TinyCLIP().eval()
-    data = ShapesDataset(ShapesParams(n=12, seed=3))
-    objective = ZeroShotClassification()
+    model = create_model("zoo/tiny-clip-shapes").eval()
+    data = create("dataset", "shapes", n=12, seed=3)
+    objective = create("objective", "zero-shot")
     objective.prepare(model, data)
     batch = Batch.collate([data[i] for i in range(len(data))])
     attack = AdvCLIP(AdvCLIPParams(**QUICK))

@@ -9,21 +9,20 @@ from mmeval_multimodal.co_attack import CoAttack, CoAttackParams
 from mmeval_multimodal.sga import SGA, SGAParams
 
 from mmeval import (
+    PGD,
     Batch,
     BatchRandom,
     IncompatibleComponentsError,
+    PGDParams,
     SpecError,
+    Store,
     build_stage,
+    create,
+    create_model,
     evaluate,
     get_host,
     plan,
 )
-from mmeval.attacks.pgd import PGD, PGDParams
-from mmeval.data.shapes import ShapesDataset, ShapesParams
-from mmeval.objectives.retrieval import Retrieval
-from mmeval.objectives.zero_shot import ZeroShotClassification
-from mmeval.store import Store
-from mmeval.zoo.tiny_clip import TinyCLIP
 
 EPS = 2 / 255
 ATTACKS = ["multimodal/sep-attack", "multimodal/co-attack", "multimodal/sga"]
@@ -31,12 +30,12 @@ ATTACKS = ["multimodal/sep-attack", "multimodal/co-attack", "multimodal/sga"]
 
 @pytest.fixture(scope="module")
 def model():
-    return TinyCLIP().eval()
+    return create_model("zoo/tiny-clip-shapes").eval()
 
 
 def task(model, kind):
-    data = ShapesDataset(ShapesParams(n=6, seed=3))
-    objective = ZeroShotClassification() if kind == "classification" else Retrieval()
+    data = create("dataset", "shapes", n=6, seed=3)
+    objective = create("objective", "zero-shot" if kind == "classification" else "retrieval")
     objective.prepare(model, data)
     return Batch.collate([data[i] for i in range(len(data))]), objective
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mmeval.testing.network import no_network
+from mmeval.testing import no_network
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -11,9 +11,9 @@ from mmeval_textattack.mlm import load_mlm
 from mmeval_textattack.offline import STOPWORDS
 from mmeval_textattack.scores import kl_from
 
-from mmeval import PluginHost, evaluate
-from mmeval.data.shapes import SHAPES, ShapesDataset, ShapesParams
-from mmeval.store import Store
+from mmeval import PluginHost, Store, create, create_model, evaluate
+
+SHAPES = tuple(create("dataset", "shapes", n=1, classes="shape").class_names)
 
 SPEC = {
     "name": "bert-attack",
@@ -70,7 +70,7 @@ def originals(key, record, idx):
     if key.startswith("shapes-10"):
         return f"This is a photo of a {SHAPES[idx]}"
     index = int(record.sample_id.rsplit("-", 1)[1])
-    return ShapesDataset(ShapesParams(n=index + 1)).attributes(index).captions(5)[idx]
+    return create("dataset", "shapes", n=index + 1).attributes(index).captions(5)[idx]
 
 
 def test_budget_and_stopwords(run):
@@ -113,11 +113,10 @@ def test_each_substitute_is_among_the_mlm_top_k(tmp_path):
 
 
 def test_class_prompts_move_away_from_the_clean_embedding(run):
-    from mmeval.zoo.tiny_clip import TinyCLIP
 
     _, records = run
     adv = records["shapes-10/class-prompts"][0].extra["adv_prompts"]
-    model = TinyCLIP().eval()
+    model = create_model("zoo/tiny-clip-shapes").eval()
     with torch.no_grad():
         for c, text in adv.items():
             clean = model.encode_text([f"This is a photo of a {SHAPES[int(c)]}"])[0]

@@ -2,8 +2,7 @@
 
 import pytest
 
-from mmeval import SpecError, evaluate, plan
-from mmeval.store import Store
+from mmeval import SpecError, Store, evaluate, plan
 
 
 def test_deepwordbug_and_pruthi_run_with_mmeval_goals(tmp_path):
@@ -28,9 +27,9 @@ def test_deepwordbug_and_pruthi_run_with_mmeval_goals(tmp_path):
 @pytest.mark.parametrize("name,why", [("textfooler", "Universal Sentence Encoder"),
                                       ("pwws", "WordNet"), ("nonsense", "no TextAttack recipe")])
 def test_recipes_needing_downloads_fail_in_plan(name, why, monkeypatch):
-    from mmeval.testing import toy
+    from mmeval.testing import ToyVLM
 
-    monkeypatch.setattr(toy.ToyVLM, "__init__", lambda *a: pytest.fail("model built"))
+    monkeypatch.setattr(ToyVLM, "__init__", lambda *a: pytest.fail("model built"))
     spec = {"models": ["mmeval/toy-vlm"], "tasks": ["mmeval/toy"], "attacks": [f"textattack/{name}"]}
     with pytest.raises(SpecError, match=rf"attacks\[0\]\.name: .*{why}"):
         plan(spec)

@@ -7,17 +7,16 @@ from mmeval_textattack.offline import STOPWORDS
 from mmeval_textattack.scores import kl_from
 from mmeval_textattack.vlm_variant import VLMBertAttackEngine
 
-from mmeval import evaluate
-from mmeval.data.shapes import SHAPES
-from mmeval.store import Store
-from mmeval.zoo.tiny_clip import TinyCLIP
+from mmeval import Store, create, create_model, evaluate
+
+SHAPES = tuple(create("dataset", "shapes", n=1, classes="shape").class_names)
 
 PROMPTS = [f"This is a photo of a {s}" for s in SHAPES]
 
 
 @pytest.fixture(scope="module")
 def engine_parts():
-    model = TinyCLIP().eval()
+    model = create_model("zoo/tiny-clip-shapes").eval()
     mlm, tok = load_mlm("zoo/tiny-mlm-shapes")
     return model, mlm, tok
 

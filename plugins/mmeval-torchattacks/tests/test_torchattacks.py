@@ -11,13 +11,12 @@ from mmeval import (
     BatchRandom,
     IncompatibleComponentsError,
     PluginHost,
+    create,
+    create_model,
     evaluate,
     plan,
+    sample_seed,
 )
-from mmeval.data.shapes import ShapesDataset, ShapesParams
-from mmeval.objectives.zero_shot import ZeroShotClassification
-from mmeval.seeding import sample_seed
-from mmeval.zoo.tiny_clip import TinyCLIP, TinyCLIPParams
 
 # small settings so the whole catalogue runs in seconds; everything else keeps its default
 FAST = {"apgd": {"steps": 5}, "apgdt": {"steps": 5}, "fab": {"steps": 5},
@@ -34,10 +33,10 @@ def host():
 
 @pytest.fixture(scope="module")
 def setup():
-    model = TinyCLIP(TinyCLIPParams(image_size=16)).eval()
-    data = ShapesDataset(ShapesParams(n=8, image_size=16, classes="shape"))
+    model = create_model("zoo/tiny-clip-shapes", image_size=16).eval()
+    data = create("dataset", "shapes", n=8, image_size=16, classes="shape")
     batch = Batch.collate([data[i] for i in range(len(data))])
-    objective = ZeroShotClassification()
+    objective = create("objective", "zero-shot")
     objective.prepare(model, data)
     return model, batch, objective
 
