@@ -26,7 +26,8 @@ class MetricDefinition:
     definition: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"scope": self.scope, "objectives": self.objectives, "unit": self.unit,
+        objectives = None if self.objectives is None else list(self.objectives)
+        return {"scope": self.scope, "objectives": objectives, "unit": self.unit,
                 "definition": self.definition}
 
 

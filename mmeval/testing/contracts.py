@@ -42,16 +42,29 @@ def check_model_contract(model: VLModel, *, batch: int = 3, atol: float = 1e-4) 
     assert model.logit_scale > 0
 
 
-def _registry() -> Any:
-    from ..plugins import get_host
+class _OnHost:
+    """Components are looked up, and built with their stages, on ``host`` (default: the
+    process-wide host)."""
 
-    return get_host().registry
+    host: ClassVar[Any] = None
+
+    def registry(self) -> Any:
+        from ..plugins import get_host
+
+        return (self.host or get_host()).registry
+
+    def build(self, kind: str, name: str, params: dict[str, Any]) -> Any:
+        from ..attacks.compose import building
+        from ..plugins import get_host
+
+        with building(self.host or get_host()):
+            return self.registry().get(kind, name).build(params)
 
 
-def _unknown_params_rejected(kind: str, name: str, params: dict[str, Any]) -> None:
+def _unknown_params_rejected(registry: Any, kind: str, name: str, params: dict[str, Any]) -> None:
     from ..errors import SpecError
 
-    component = _registry().get(kind, name)
+    component = registry.get(kind, name)
     component.validate_params(params, f"{kind} '{name}' params")  # the valid ones pass
     try:
         component.validate_params({**params, "no_such_param": 1}, f"{kind} '{name}' params")
@@ -61,29 +74,27 @@ def _unknown_params_rejected(kind: str, name: str, params: dict[str, Any]) -> No
         raise AssertionError(f"{kind} '{name}' accepted an unknown parameter")
 
 
-class ModelContract:
+class ModelContract(_OnHost):
     """Subclass as ``class TestMine(ModelContract): model = "my/model"`` (``params``: its params);
     pytest then runs every check below on it."""
 
     model: ClassVar[str]
     params: ClassVar[dict[str, Any]] = {}
 
-    def build(self) -> Any:
-        return _registry().get("model", self.model).build(self.params)
-
     def test_contract(self) -> None:
-        check_model_contract(self.build())
+        check_model_contract(self.build("model", self.model, self.params))
 
     def test_unknown_params_rejected(self) -> None:
-        _unknown_params_rejected("model", self.model, self.params)
+        _unknown_params_rejected(self.registry(), "model", self.model, self.params)
 
 
-class AttackContract:
+class AttackContract(_OnHost):
     """Subclass as ``class TestMine(AttackContract): attack = "my/attack"`` (``params``, and the
     victim: ``model`` / ``model_params`` / ``dataset`` / ``dataset_params`` / ``objective``, the toy
     world by default). Checks: [0, 1] bounds and the declared threat model (eps-ball, word budget)
     for batch size 1 and N, no mutation of the batch, determinism under a seed, the model's
-    training mode and parameter flags restored, unknown params rejected."""
+    training mode and parameter flags restored, that the attack lowers the victim's accuracy at
+    its declared budget (unless it declares itself a no-op), unknown params rejected."""
 
     attack: ClassVar[str]
     params: ClassVar[dict[str, Any]] = {}
@@ -96,12 +107,11 @@ class AttackContract:
     def setup(self) -> tuple[Any, Any, Any, Any]:
         from ..types import Batch
 
-        registry = _registry()
-        model = registry.get("model", self.model).build(self.model_params).eval()
-        data = registry.get("dataset", self.dataset).build(self.dataset_params)
-        objective = registry.get("objective", self.objective).build({})
+        model = self.build("model", self.model, self.model_params).eval()
+        data = self.build("dataset", self.dataset, self.dataset_params)
+        objective = self.build("objective", self.objective, {})
         objective.prepare(model, data)
-        attack = registry.get("attack", self.attack).build(self.params)
+        attack = self.build("attack", self.attack, self.params)
         return model, objective, attack, Batch.collate([data[i] for i in range(len(data))])
 
     @staticmethod
@@ -156,11 +166,28 @@ class AttackContract:
         assert model.training, "the attack left the model in eval mode"
         assert flags == [p.requires_grad for p in model.parameters()]
 
+    def test_lowers_accuracy_at_its_budget(self) -> None:
+        from dataclasses import replace
+
+        model, objective, attack, batch = self.setup()
+        out = self.run(attack, model, batch, objective)
+        adv = replace(batch, texts=batch.texts if out.texts is None else out.texts,
+                      prompts=out.prompts)
+        with torch.no_grad():
+            clean = int(objective.evaluate(model, batch.images, batch).correct.sum())
+            images = batch.images if out.images is None else out.images
+            attacked = int(objective.evaluate(model, images, adv).correct.sum())
+        if type(attack).noop:
+            assert attacked == clean, "a no-op attack changed the outcome"
+        else:
+            assert attacked < clean, (f"the attack left {attacked} of {clean} correct samples "
+                                      "correct; give the contract a budget it is meant to work at")
+
     def test_unknown_params_rejected(self) -> None:
-        _unknown_params_rejected("attack", self.attack, self.params)
+        _unknown_params_rejected(self.registry(), "attack", self.attack, self.params)
 
 
-class DefenseContract:
+class DefenseContract(_OnHost):
     """Subclass as ``class TestMine(DefenseContract): defense = "my/defense"`` (``params``;
     ``model``/``dataset`` as for attacks). A weight defense trains one step: only the towers it
     declares change; its checkpoint loads back through ``apply``. Any other defense's ``apply``
@@ -174,9 +201,8 @@ class DefenseContract:
     dataset_params: ClassVar[dict[str, Any]] = {"n": 8}
 
     def test_behaviour(self, tmp_path: Any) -> None:
-        registry = _registry()
-        cls = registry.get("defense", self.defense).load()
-        if getattr(cls, "kind", None) == "weights":
+        cls = self.registry().get("defense", self.defense).load()
+        if cls.kind == "weights":
             self._check_training(tmp_path)
         else:
             self._check_wrapper()
@@ -184,18 +210,19 @@ class DefenseContract:
     def _check_training(self, tmp_path: Any) -> None:
         from ..training import train
 
-        defense = _registry().get("defense", self.defense)
-        base = _registry().get("model", self.model).build(self.model_params)
+        defense = self.registry().get("defense", self.defense)
+        base = self.build("model", self.model, self.model_params)
         before = {t: [p.detach().clone() for p in ps] for t, ps in base.tower_parameters().items()}
         result = train({"model": {"name": self.model, "params": self.model_params},
                         "dataset": {"name": self.dataset, "params": self.dataset_params},
                         "defense": {"name": self.defense, "params": self.params},
                         "epochs": 1, "batch_size": 8, "optimizer": {"name": "sgd", "lr": 0.05},
-                        "progress": False, "output_dir": str(tmp_path / "train")})
+                        "progress": False, "output_dir": str(tmp_path / "train")}, host=self.host)
         assert len(result.losses) == 1 and torch.isfinite(torch.tensor(result.losses)).all()
         trains = defense.load().trains
-        trained = defense.build({**self.params, "checkpoint": result.model["params"]["pretrained"]})
-        model = trained.apply(_registry().get("model", self.model).build(self.model_params))
+        trained = self.build("defense", self.defense,
+                             {**self.params, "checkpoint": result.model["params"]["pretrained"]})
+        model = trained.apply(self.build("model", self.model, self.model_params))
         assert set(trains) <= {"image", "text", "scale"}, trains
         changed = set()
         for tower, params in model.tower_parameters().items():
@@ -208,11 +235,10 @@ class DefenseContract:
     def _check_wrapper(self) -> None:
         from ..types import Batch
 
-        registry = _registry()
-        data = registry.get("dataset", self.dataset).build(self.dataset_params)
-        model = registry.get("defense", self.defense).build(self.params).apply(
-            registry.get("model", self.model).build(self.model_params)).eval()
-        objective = registry.get("objective", "zero-shot").build({})
+        data = self.build("dataset", self.dataset, self.dataset_params)
+        model = self.build("defense", self.defense, self.params).apply(
+            self.build("model", self.model, self.model_params)).eval()
+        objective = self.build("objective", "zero-shot", {})
         objective.prepare(model, data)
         batch = Batch.collate([data[i] for i in range(len(data))])
         with torch.no_grad():
@@ -221,7 +247,7 @@ class DefenseContract:
         assert torch.equal(a.pred, b.pred)
 
     def test_unknown_params_rejected(self) -> None:
-        _unknown_params_rejected("defense", self.defense, self.params)
+        _unknown_params_rejected(self.registry(), "defense", self.defense, self.params)
 
 
 def _head(batch: Any, n: int) -> Any:
