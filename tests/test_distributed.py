@@ -143,19 +143,27 @@ def test_resume_across_world_sizes_after_sigkill(tmp_path, first, second):
 
 DYING_SPEC = '''
 import os
-from mmeval import hookimpl
-from mmeval.plugins import get_host
+from mmeval import PGD, get_host, hookimpl
+
+class DyingPGD(PGD):
+    """PGD whose process dies after its first batch on rank 1."""
+
+    def run(self, model, batch, objective, rng):
+        out = super().run(model, batch, objective, rng)
+        if os.environ.get("RANK") == "1" and getattr(DyingPGD, "ran", False):
+            os._exit(17)
+        DyingPGD.ran = True
+        return out
 
 class Die:
     @hookimpl
-    def mmeval_batch_end(self, event):
-        if os.environ.get("RANK") == "1":
-            os._exit(17)
+    def mmeval_register_attacks(self, registry):
+        registry.add("test/dying-pgd", DyingPGD)
 
 get_host().register(Die(), "die")
 SPEC = {"name": "dying", "models": ["zoo/tiny-clip-shapes"],
         "tasks": [{"dataset": {"name": "shapes", "params": {"n": 64, "classes": "shape"}}}],
-        "attacks": [{"name": "mmeval/pgd", "params": {"eps": 0.004, "steps": 5}}],
+        "attacks": [{"name": "test/dying-pgd", "params": {"eps": 0.004, "steps": 5}}],
         "run": {"batch_size": 8, "progress": False}}
 '''
 
