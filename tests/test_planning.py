@@ -4,14 +4,11 @@ exactly the plan it is given."""
 from typing import ClassVar
 
 import pytest
-import torch
+from test_plugins import Shift, ShiftParams
 
 import mmeval.planning
 import mmeval.runner
 from mmeval import (
-    Attack,
-    AttackOutput,
-    Params,
     PluginHost,
     PluginLoadError,
     SpecError,
@@ -23,28 +20,10 @@ from mmeval import (
 from mmeval.testing import toy_spec
 
 
-class NudgeParams(Params):
-    eps: float = 2 / 255
-
-
-class Nudge(Attack):
-    """Moves every pixel towards 0.5 by eps."""
-
-    Params = NudgeParams
-
-    @property
-    def threat_model(self):
-        return ThreatModel("image", "linf", self.params.eps)
-
-    def run(self, model, batch, objective, rng):
-        x = batch.images
-        return AttackOutput(images=x + self.params.eps * torch.sign(0.5 - x))
-
-
 class Undeclared:
     """An attack class that does not inherit the base and forgets its capability flags."""
 
-    Params = NudgeParams
+    Params = ShiftParams
     modality: ClassVar[str] = "image"
     objectives = None
     uses_gradients = False
@@ -55,7 +34,7 @@ class Undeclared:
 class Local:
     @hookimpl
     def mmeval_register_attacks(self, registry):
-        registry.add("local/nudge", Nudge)
+        registry.add("local/nudge", Shift)
         registry.add("local/undeclared", Undeclared)
 
 

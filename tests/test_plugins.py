@@ -60,7 +60,7 @@ class InTestPlugin:
 
     @hookimpl
     def mmeval_run_end(self, event):
-        assert event.results["cells"]
+        assert event.results.cells
         self.events.append("end")
 
 
