@@ -49,8 +49,8 @@ def pgd_throughput(precision: str, compile_tower: bool, steps: int, n: int | Non
     from mmeval.attacks.pgd import PGD, PGDParams
     from mmeval.autobatch import largest_fitting
     from mmeval.compilation import compile_image_side
-    from mmeval.objectives.zero_shot import ZeroShotClassification
     from mmeval.devices import autocast
+    from mmeval.objectives.zero_shot import ZeroShotClassification
 
     model = _model()
     flops = forward_flops(model)
