@@ -7,7 +7,6 @@ facts come from the plan's cell descriptions."""
 from __future__ import annotations
 
 import contextlib
-import json
 import platform
 import sys
 import time
@@ -46,7 +45,6 @@ class RunResult:
     """What ``evaluate`` returns: the run directory and the results.json content."""
 
     run_dir: Path
-    results: dict[str, Any]
 
     @property
     def cells(self) -> list[dict[str, Any]]:
@@ -108,7 +106,6 @@ def _execute(the_plan: Plan) -> RunResult:
     prepare_run_dir(run_dir)
     datasets = _datasets(the_plan)
     ranks = world(dev)
-    results: dict[str, Any]
     try:
         with contextlib.ExitStack() as stack:
             if ranks.main:
@@ -132,10 +129,8 @@ def _execute(the_plan: Plan) -> RunResult:
             if ranks.main:
                 store.merge_shards()
                 typed = report(host, store, the_plan.metrics, run_dir)
-                results = typed.to_json()
-            ranks.barrier()
-        if not ranks.main:
-            results = json.loads((run_dir / "results.json").read_text())
+            # every rank returns rank 0's results, whatever the reporters wrote
+            results = ranks.gather(typed.to_json() if ranks.main else None)[0]
     finally:
         ranks.close()
     if ranks.main:
