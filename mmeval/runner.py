@@ -45,6 +45,7 @@ class RunResult:
     """What ``evaluate`` returns: the run directory and the results.json content."""
 
     run_dir: Path
+    results: dict[str, Any]
 
     @property
     def cells(self) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from mmeval import PluginHost, evaluate, hookimpl
+from mmeval import CellInfo, PluginHost, ThreatModel, evaluate, hookimpl
 from mmeval.checks import record_gates
 from mmeval.cli import main
 from mmeval.spec import ChecksSettings
@@ -108,7 +108,7 @@ def test_non_finite_outputs_are_flagged_not_scored(tmp_path, gate_host):
     assert 0 < clean["flagged"] < 40 and clean["n"] == 40 - clean["flagged"]
     assert clean["metrics"]["clean-accuracy"]["n"] == clean["n"]
     assert "non-finite" in clean["failed_checks"] and not clean["reliable"]
-    from mmeval.store import Store
+    from mmeval import Store
 
     with Store(tmp_path / "run", create=False) as store:
         flagged = [r for r in store.records(clean["id"]) if "non_finite" in r.extra]
@@ -120,9 +120,13 @@ def _records(cell: str, clean: list[bool], adv: list[bool]) -> list[SampleRecord
     return [SampleRecord(cell, f"s{i}", 0, 0, 0, c, a) for i, (c, a) in pairs]
 
 
-def _cell(cid: str, eps: float) -> dict:
-    return {"cell_id": cid, "grp": "g", "definition": {
-        "attack": {"name": "mmeval/pgd", "params": {"eps": eps, "steps": 5}}}}
+def _cell(cid: str, eps: float) -> tuple[str, CellInfo]:
+    """A PGD cell of one eps sweep at ``eps``."""
+    return cid, CellInfo(
+        label=cid, model="m", defense="none", task="t", attack=cid, attack_name="mmeval/pgd",
+        objective_kind="classification", threat=ThreatModel("image", "linf", eps),
+        role="white-box", source=None, uses_gradients=True, eot=False, sweep="s-1",
+        attack_key=cid)
 
 
 def test_monotone_gate_on_records():
