@@ -4,7 +4,7 @@ defaults, except ``n_classes`` (set from the task: the number of classes or gall
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -29,6 +29,7 @@ class PGDParams(BIMParams):
 
 
 class PGDL2Params(TargetedParams):
+    norm: ClassVar[str] = "L2"  # fixed by the attack (not a constructor argument)
     eps: float = Field(default=1.0, ge=0)
     alpha: float = Field(default=0.2, gt=0)
     steps: int = Field(default=10, ge=0)
