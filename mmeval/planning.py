@@ -10,7 +10,6 @@ infers a fact from a component's name or params."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -411,7 +410,3 @@ def _check_compatibility(
                     f"({', '.join(a.label for a in gradient_attacks)}) may overestimate robustness "
                     f"without EOT/BPDA or an adaptive attack")
 
-
-def journal_info(row: dict[str, Any]) -> CellInfo:
-    """The :class:`CellInfo` a journal row carries (written when the cell was registered)."""
-    return CellInfo.from_json(json.loads(row["info"]) if isinstance(row["info"], str) else row["info"])
