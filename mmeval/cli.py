@@ -140,7 +140,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     the_plan = plan(load_spec(args.spec))
     print(f"spec '{the_plan.spec.name}' is valid: {len(the_plan.cells)} cell(s)")
     for cell in the_plan.cells:
-        print(f"  {cell.id}  {cell.label}")
+        threat = cell.info.threat
+        budget = (f", {threat.norm} eps {255 * threat.eps:.3g}/255"
+                  if cell.info.role != "clean" and threat.norm and threat.eps is not None else "")
+        print(f"  {cell.id}  {cell.label}  [{cell.info.role}{budget}]")
     for w in the_plan.warnings:
         print(f"warning: {w}")
     return 0

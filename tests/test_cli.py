@@ -56,6 +56,7 @@ def test_validate_lists_cells_without_computing(tmp_path, capsys, no_builds):
     assert main(["validate", str(write_spec(tmp_path / "s.json", toy_spec()))]) == 0
     out = capsys.readouterr().out
     assert "valid: 2 cell(s)" in out and "mmeval/pgd(eps=0.01569, steps=5)" in out
+    assert "| clean  [clean]" in out and "[white-box, linf eps 4/255]" in out
 
 
 def test_run_report_list_plugins(tmp_path, capsys):
