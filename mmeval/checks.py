@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from .attacks.pgd import PGD, PGDParams
-from .planning import CellInfo
+from .planning import Cell, CellInfo
 from .protocols import Dataset, Objective, VLModel
 from .records import NON_FINITE
 from .seeding import BatchRandom, sample_seed
@@ -142,18 +142,18 @@ def verdicts(gates: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
     return out
 
 
-def model_gates(cells: Sequence[Any], settings: ChecksSettings,
-                gated: set[tuple[str, str]]) -> list[tuple[str, Any, list[str]]]:
-    """The model gates still to run for one model's cells (planned ``Cell`` objects), each with a
+def model_gates(cells: Sequence[Cell], settings: ChecksSettings,
+                gated: set[tuple[str, str]]) -> list[tuple[str, Cell, list[str]]]:
+    """The model gates still to run for one model's cells, each with a
     cell to run it on and the cells it concerns: ``stochastic`` once per model (attacks with EOT
     are exempt), and ``gradient-masking`` per classification task attacked white-box with
     gradients at an eps above 0."""
-    out: list[tuple[str, Any, list[str]]] = []
+    out: list[tuple[str, Cell, list[str]]] = []
     attacked = [c for c in cells if c.info.role != "clean"]
     if settings.stochastic and attacked and ("stochastic", cells[0].group) not in gated:
         out.append(("stochastic", cells[0], [c.id for c in attacked if not c.info.eot]))
     if settings.gradient_masking:
-        groups: dict[str, list[Any]] = {}
+        groups: dict[str, list[Cell]] = {}
         for c in attacked:
             info = c.info
             if (info.role in ("white-box", "adaptive") and info.uses_gradients

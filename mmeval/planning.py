@@ -181,6 +181,12 @@ class MetricPlan:
     def applies(self, kind: str, scope: str) -> bool:
         return self.scope == scope and (self.objectives is None or kind in self.objectives)
 
+    def to_json(self) -> dict[str, Any]:
+        """What results.json records of the metric."""
+        objectives = None if self.objectives is None else list(self.objectives)
+        return {"scope": self.scope, "objectives": objectives, "unit": self.unit,
+                "definition": self.definition}
+
 
 @dataclass(frozen=True)
 class Plan:

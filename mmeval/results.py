@@ -10,25 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import checks
+from .errors import StoreError
 from .planning import CellInfo, MetricPlan
 from .spec import ChecksSettings
 from .store import Store
 from .types import MetricValue
 
 RESULTS_VERSION = 1
-
-
-@dataclass(frozen=True)
-class MetricDefinition:
-    scope: str
-    objectives: tuple[str, ...] | None
-    unit: str
-    definition: str
-
-    def to_json(self) -> dict[str, Any]:
-        objectives = None if self.objectives is None else list(self.objectives)
-        return {"scope": self.scope, "objectives": objectives, "unit": self.unit,
-                "definition": self.definition}
 
 
 @dataclass(frozen=True)
@@ -91,7 +79,7 @@ class Results:
     environment: dict[str, Any]
     seed: int
     warnings: tuple[str, ...]
-    metric_definitions: dict[str, MetricDefinition]
+    metric_definitions: dict[str, MetricPlan]
     cells: tuple[CellResult, ...]
     groups: tuple[GroupResult, ...]
     checks: tuple[dict[str, Any], ...]
@@ -126,6 +114,11 @@ def build_results(store: Store, metrics: Sequence[MetricPlan]) -> Results:
     meta = store.meta()
     spec = meta["spec"]
     rows = store.cells(meta["cells"])
+    stale = [row["cell_id"] for row in rows if row["info"] is None]
+    if stale:
+        raise StoreError(f"'{store.path}' was written by an older mmeval and holds no description "
+                         f"of {len(stale)} cell(s); re-run the spec into this directory (nothing "
+                         "is recomputed) to record them")
     infos = {row["cell_id"]: CellInfo.from_json(row["info"]) for row in rows}
     journaled = {row["cell_id"]: store.records(row["cell_id"]) for row in rows}
     settings = ChecksSettings.model_validate(spec["run"].get("checks", {}))
@@ -159,6 +152,5 @@ def build_results(store: Store, metrics: Sequence[MetricPlan]) -> Results:
         spec=spec, spec_hash=meta["spec_hash"], versions=meta["versions"],
         environment=meta["environment"], seed=meta["seed"],
         warnings=tuple(meta.get("warnings", [])),
-        metric_definitions={m.label: MetricDefinition(m.scope, m.objectives, m.unit, m.definition)
-                            for m in metrics},
+        metric_definitions={m.label: m for m in metrics},
         cells=tuple(cells), groups=tuple(groups), checks=tuple(gates))

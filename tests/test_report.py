@@ -61,7 +61,7 @@ def test_transfer_report_is_well_formed_html_with_escaped_labels(tmp_path, host)
     page = (result.run_dir / "report.html").read_text()
     tags = well_formed(page)
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    # two results... one classification table, and the source x target tables
+    # the classification table and the source x target tables
     assert tags.count("table") >= 3 and "source \\ target" in page
     markdown = (result.run_dir / "report.md").read_text()
     assert "toy <script>alert(1)</script> \\| a" in markdown  # | cannot split a table row
@@ -71,8 +71,8 @@ def test_transfer_report_is_well_formed_html_with_escaped_labels(tmp_path, host)
         "clean", "white-box", "transfer"}
 
 
-def test_every_example_style_report_parses(tmp_path, host):
-    """A report with warnings, failed checks and no eps curve still parses."""
+def test_a_report_without_eps_curves_parses(tmp_path, host):
+    """A report of a clean cell alone (no eps curve, no transfer table) parses."""
     result = evaluate(toy_spec(attacks=["clean"], output_dir=str(tmp_path / "r")), host=host)
     well_formed((result.run_dir / "report.html").read_text())
 
@@ -138,3 +138,19 @@ def test_render_html_escapes_metric_definitions(tmp_path, host):
         metrics = resolve_metrics(validate_spec(store.meta()["spec"]), host)
         page = render_html(build_results(store, metrics))
     assert "<li><strong>clean-accuracy</strong> (cell):" in page
+
+
+def test_a_journal_without_cell_descriptions_is_refused_in_one_line(tmp_path, host):
+    import sqlite3
+
+    from mmeval import StoreError
+
+    result = evaluate(toy_spec(output_dir=str(tmp_path / "r")), host=host)
+    db = sqlite3.connect(result.run_dir / "journal.sqlite")
+    with db:
+        db.execute("UPDATE cells SET info = NULL")  # what a journal of an older mmeval holds
+    db.close()
+    with pytest.raises(StoreError, match="older mmeval.*2 cell"):
+        recompute(result.run_dir, host)
+    again = evaluate(toy_spec(output_dir=str(tmp_path / "r")), host=host)  # refreshes them
+    assert again.results["cells"] == result.results["cells"]
