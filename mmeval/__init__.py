@@ -100,12 +100,9 @@ def __dir__() -> list[str]:
 def create(kind: str, name: str, **params: object) -> Any:
     """Build a registered component of ``kind`` by name from the process-wide host, e.g.
     ``create("dataset", "shapes", n=16)`` (its stages are built from the same host)."""
-    from .attacks.compose import building
     from .plugins import get_host
 
-    host = get_host()
-    with building(host):
-        return host.registry.get(kind, name).build(params)  # type: ignore[arg-type]
+    return get_host().create(kind, name, params)
 
 
 def create_model(name: str, **params: object) -> Any:

@@ -90,6 +90,14 @@ class PluginHost:
     def hook(self) -> Any:
         return self.pm.hook
 
+    def create(self, kind: str, name: str, params: dict[str, Any]) -> Any:
+        """Build the component ``kind``/``name`` with ``params`` from this host's registry; its
+        stages are built from this host too (inside :func:`~mmeval.building`)."""
+        from .attacks.compose import building
+
+        with building(self):
+            return self.registry.get(kind, name).build(params)  # type: ignore[arg-type]
+
     def notify(self, hook_name: str, event: Any) -> None:
         """Call every implementation of the observer hook ``hook_name`` with ``event``. An
         observer that raises is reported once per plugin and hook in a warning naming it, and

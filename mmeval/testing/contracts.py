@@ -48,17 +48,16 @@ class _OnHost:
 
     host: ClassVar[Any] = None
 
-    def registry(self) -> Any:
+    def _host(self) -> Any:
         from ..plugins import get_host
 
-        return (self.host or get_host()).registry
+        return self.host or get_host()
+
+    def registry(self) -> Any:
+        return self._host().registry
 
     def build(self, kind: str, name: str, params: dict[str, Any]) -> Any:
-        from ..attacks.compose import building
-        from ..plugins import get_host
-
-        with building(self.host or get_host()):
-            return self.registry().get(kind, name).build(params)
+        return self._host().create(kind, name, params)
 
 
 def _unknown_params_rejected(registry: Any, kind: str, name: str, params: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ loaded back through the same loading code a user's checkpoint goes through.
 from __future__ import annotations
 
 import fcntl
+import importlib
 import json
 import os
 import shutil
@@ -64,13 +65,22 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _entry(name: str) -> ZooEntry:
+    if name not in ENTRIES:
+        raise KeyError(f"no zoo model '{name}'; available: {sorted(ENTRIES)}")
+    return ENTRIES[name]
+
+
+def _function(target: str) -> Callable[..., Any]:
+    """The function a ``"module:function"`` string names (imported on use)."""
+    module, _, fn = target.partition(":")
+    return getattr(importlib.import_module(module), fn)
+
+
 def ensure(name: str, seed: int = 0, progress: bool = True) -> Path:
     """The cached directory of zoo model ``name``, building it first if needed (one builder at a
     time across processes; a half-built directory is never used)."""
-    import importlib
-
-    if name not in ENTRIES:
-        raise KeyError(f"no zoo model '{name}'; available: {sorted(ENTRIES)}")
+    entry = _entry(name)
     final = entry_dir(name, seed)
     if (final / MARKER).is_file():
         return final
@@ -80,12 +90,11 @@ def ensure(name: str, seed: int = 0, progress: bool = True) -> Path:
         tmp = final.with_name(final.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        module, _, fn = ENTRIES[name].builder.partition(":")
-        builder: Callable[..., dict] = getattr(importlib.import_module(module), fn)
+        builder = _function(entry.builder)
         start = time.time()
         with torch.enable_grad():  # first use may come from inside an attack's no_grad block
             facts = builder(tmp, seed=seed, progress=progress)
-        facts.update(name=name, seed=seed, version=ENTRIES[name].version,
+        facts.update(name=name, seed=seed, version=entry.version,
                      build_seconds=round(time.time() - start, 1))
         (tmp / MARKER).write_text(json.dumps(facts, indent=2) + "\n")
         shutil.rmtree(final, ignore_errors=True)
@@ -97,12 +106,7 @@ def load(name: str, seed: int = 0) -> Any:
     """Zoo model ``name`` loaded, built first if needed: ``tiny-clip-shapes`` as a VLModel,
     ``tiny-classifier-shapes`` as an ImageClassifier, ``tiny-mlm-shapes`` as (masked LM,
     tokenizer)."""
-    import importlib
-
-    if name not in ENTRIES:
-        raise KeyError(f"no zoo model '{name}'; available: {sorted(ENTRIES)}")
-    module, _, fn = ENTRIES[name].loader.partition(":")
-    return getattr(importlib.import_module(module), fn)(seed)
+    return _function(_entry(name).loader)(seed)
 
 
 def cached() -> list[dict]:
