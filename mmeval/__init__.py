@@ -39,7 +39,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("PluginHost", "get_host",), ".plugins"),
     **dict.fromkeys((
         "BatchRandomLike", "ClassifierObjective", "Dataset", "Defense", "ImageClassifier",
-        "InputSpec", "Metric", "Objective", "PromptObjective", "VLModel",
+        "InputSpec", "Metric", "Objective", "PromptObjective", "Suite", "VLModel",
     ), ".protocols"),
     "AttackProtocol": ".protocols:Attack",
     **dict.fromkeys(("NON_FINITE",), ".records"),
@@ -59,7 +59,8 @@ _EXPORTS: dict[str, str] = {
         "load_train_spec", "train", "trained_model",
     ), ".training"),
     **dict.fromkeys((
-        "AttackOutput", "Batch", "MetricValue", "Outcome", "Sample", "SampleRecord", "ThreatModel",
+        "AttackOutput", "Batch", "MetricValue", "Outcome", "Sample", "SampleRecord", "SuiteMember",
+        "ThreatModel",
     ), ".types"),
     "load_zoo": ".zoo:load",
     "cache_dir": ".zoo:cache_dir",
@@ -111,7 +112,7 @@ def create_model(name: str, **params: object) -> Any:
 
 
 def list_components(kind: str) -> list[str]:
-    """Names registered for ``kind`` (model, attack, defense, objective, dataset, metric)."""
+    """Names registered for ``kind`` (model, attack, defense, objective, dataset, suite, metric)."""
     from .plugins import get_host
 
     return [c.name for c in get_host().registry.components(kind)]  # type: ignore[arg-type]
@@ -176,6 +177,8 @@ __all__ = [
     "StageInfo",
     "Store",
     "StoreError",
+    "Suite",
+    "SuiteMember",
     "TaskSpec",
     "ThreatModel",
     "ThreatModelViolation",

@@ -138,7 +138,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from .spec import load_spec
 
     the_plan = plan(load_spec(args.spec))
-    print(f"spec '{the_plan.spec.name}' is valid: {len(the_plan.cells)} cell(s)")
+    tasks = list({c.task.index: c.task for c in the_plan.cells}.values())
+    print(f"spec '{the_plan.spec.name}' is valid: {len(tasks)} task(s), "
+          f"{len(the_plan.cells)} cell(s)")
+    for task in tasks:
+        suite = f"  (suite {task.suite})" if task.suite else ""
+        limit = f", first {task.limit}" if task.limit else ""
+        print(f"  task {task.label}: {task.dataset.name} x {task.objective.name}{limit}{suite}")
     for cell in the_plan.cells:
         threat = cell.info.threat
         budget = (f", {threat.norm} eps {255 * threat.eps:.3g}/255"

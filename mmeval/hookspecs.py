@@ -96,6 +96,12 @@ def mmeval_register_datasets(registry: KindRegistry) -> None:
 
 
 @hookspec
+def mmeval_register_suites(registry: KindRegistry) -> None:
+    """Register Suite classes: ``target(params)`` -> a Suite, whose ``datasets()`` name the datasets
+    a spec's suite task expands into at plan time (one task per dataset)."""
+
+
+@hookspec
 def mmeval_register_metrics(registry: KindRegistry) -> None:
     """Register Metric classes: ``target(params)`` -> a Metric computed from stored records."""
 
@@ -132,5 +138,6 @@ REGISTER_HOOKS: dict[str, str] = {
     "defense": "mmeval_register_defenses",
     "objective": "mmeval_register_objectives",
     "dataset": "mmeval_register_datasets",
+    "suite": "mmeval_register_suites",
     "metric": "mmeval_register_metrics",
 }

@@ -29,6 +29,18 @@ def wilson(successes: int, n: int, z: float = Z95) -> MetricValue:
     return MetricValue(p, max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)), n)
 
 
+def average(values: Sequence[MetricValue], z: float = Z95) -> MetricValue:
+    """The mean of ``values`` (e.g. one accuracy per dataset of a suite). Its interval treats each
+    value's interval as an independent normal one (half-width / z as its standard error):
+    mean +- z * sqrt(sum se_i^2) / k, clipped to [0, 1]; NaN if any value is NaN."""
+    if not values or any(math.isnan(v.value) for v in values):
+        return MetricValue(math.nan, 0.0, 1.0, sum(v.n for v in values))
+    k = len(values)
+    mean = sum(v.value for v in values) / k
+    half = z * math.sqrt(sum(((v.high - v.low) / (2 * z)) ** 2 for v in values)) / k
+    return MetricValue(mean, max(0.0, mean - half), min(1.0, mean + half), sum(v.n for v in values))
+
+
 class _Metric:
     Params: ClassVar[type[BaseModel]] = NoParams
     scope: ClassVar[Literal["cell", "group"]] = "cell"

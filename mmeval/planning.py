@@ -33,6 +33,7 @@ FLAGS: dict[Kind, tuple[str, ...]] = {
     "defense": ("kind", "stochastic", "differentiable"),
     "objective": ("kind",),
     "dataset": (),
+    "suite": ("objective_kind",),
     "metric": ("scope", "objectives", "unit"),
 }
 
@@ -78,11 +79,15 @@ class Resolved:
 
 @dataclass(frozen=True)
 class Task:
+    """A dataset scored by an objective; ``index`` is its position among the plan's tasks."""
+
     dataset: Resolved
     objective: Resolved
     limit: int | None
     label: str
     index: int
+    #: the label of the suite the task was expanded from (None: a task of its own)
+    suite: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,8 @@ class CellInfo:
     #: the attack without its source: transfer tables put one such attack's cells side by side
     attack_key: str
     stages: tuple[StageInfo, ...] = ()
+    #: the suite the cell's task belongs to (its label; None: a task of its own)
+    suite: str | None = None
 
     @property
     def eps(self) -> float | None:
@@ -309,14 +316,7 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None, *,
             if d.flags["kind"] == "weights" and not d.params.checkpoint:  # type: ignore[attr-defined]
                 raise SpecError("a weight defense is evaluated from the checkpoint `mmeval train` "
                                 "wrote with it; pass that path", f"{d.path}.params.checkpoint")
-    task_labels = _unique([t.label or t.dataset.label or _default_label(t.dataset)
-                           for t in spec.tasks])
-    tasks = [
-        Task(resolve("dataset", t.dataset, f"tasks[{i}].dataset"),
-             resolve("objective", t.objective, f"tasks[{i}].objective"), t.limit,
-             task_labels[i], i)
-        for i, t in enumerate(spec.tasks)
-    ]
+    tasks = expand_tasks(spec, registry)
     attack_labels = _unique([a.label or _default_label(a) + (
         f" from {a.source.label or _default_label(a.source)}" if a.source else "")
         for a in spec.attacks])
@@ -359,6 +359,45 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None, *,
     return Plan(spec, host, tuple(cells), metrics, tuple(warnings))
 
 
+def expand_tasks(spec: EvalSpec, registry: ComponentRegistry) -> list[Task]:
+    """The spec's tasks, each suite expanded into one task per member dataset. Every member is
+    resolved (its params validated, e.g. its root checked); the members that fail are reported
+    together, so one run of ``mmeval validate`` lists every missing root."""
+    found: list[tuple[Resolved, Resolved, int | None, str, str | None]] = []
+    for i, t in enumerate(spec.tasks):
+        objective = resolve_ref(registry, "objective", t.objective, f"tasks[{i}].objective")
+        if t.dataset is not None:
+            found.append((resolve_ref(registry, "dataset", t.dataset, f"tasks[{i}].dataset"),
+                          objective, t.limit, t.label or t.dataset.label or
+                          _default_label(t.dataset), None))
+            continue
+        assert t.suite is not None
+        suite = resolve_ref(registry, "suite", t.suite, f"tasks[{i}].suite")
+        kind, needed = objective.flags["kind"], suite.flags["objective_kind"]
+        if kind != needed:
+            raise IncompatibleComponentsError(
+                f"suite '{suite.name}' holds {needed} datasets, but objective "
+                f"'{objective.name}' is of kind '{kind}'; pick a {needed} objective",
+                f"tasks[{i}].objective")
+        label = t.label or t.suite.label or t.suite.name
+        failed: list[str] = []
+        members = list(suite.build().datasets())
+        for m in members:
+            ref = ComponentRef(name=m.dataset, params=dict(m.params))
+            try:
+                dataset = resolve_ref(registry, "dataset", ref, f"tasks[{i}].suite[{m.label}]")
+            except SpecError as exc:
+                failed.append(f"  - {exc}")
+                continue
+            found.append((dataset, objective, t.limit, m.label, label))
+        if failed:
+            raise SpecError(f"{len(failed)} of the {len(members)} datasets of suite '{label}' "
+                            "cannot be used:\n" + "\n".join(failed), f"tasks[{i}].suite")
+    labels = _unique([f[3] for f in found])
+    return [Task(d, o, limit, labels[k], k, suite)
+            for k, (d, o, limit, _, suite) in enumerate(found)]
+
+
 def _describe(group: str, model: Resolved, defense: Resolved | None, task: Task,
               attack: Resolved, instance: Any, tree: tuple[StageInfo, ...]) -> CellInfo:
     threat: ThreatModel = instance.threat_model
@@ -378,7 +417,7 @@ def _describe(group: str, model: Resolved, defense: Resolved | None, task: Task,
         attack_name=attack.name, objective_kind=task.objective.flags["kind"], threat=threat,
         role=role, source=attack.source.label if attack.source else None,
         uses_gradients=flags["uses_gradients"], eot=bool(instance.eot), sweep=sweep,
-        attack_key="a-" + stable_hash(crafting, 12), stages=tree)
+        attack_key="a-" + stable_hash(crafting, 12), stages=tree, suite=task.suite)
 
 
 def _check_compatibility(

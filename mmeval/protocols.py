@@ -10,7 +10,16 @@ from typing import ClassVar, Literal, Protocol, runtime_checkable
 import torch
 from pydantic import BaseModel
 
-from .types import AttackOutput, Batch, MetricValue, Outcome, Sample, SampleRecord, ThreatModel
+from .types import (
+    AttackOutput,
+    Batch,
+    MetricValue,
+    Outcome,
+    Sample,
+    SampleRecord,
+    SuiteMember,
+    ThreatModel,
+)
 
 
 @dataclass(frozen=True)
@@ -68,13 +77,28 @@ class ImageClassifier(Protocol):
 
 @runtime_checkable
 class Dataset(Protocol):
-    """An indexable dataset with stable sample ids (resume and sharding rely on them)."""
+    """An indexable dataset with stable sample ids (resume and sharding rely on them).
+
+    A classification dataset may also carry ``templates``: its own zero-shot prompt templates
+    (each with one ``{}`` or ``{c}`` slot), or class-specific prompts keyed by class name; the
+    zero-shot objective uses them with ``templates="dataset"``."""
 
     class_names: Sequence[str] | None
 
     def __len__(self) -> int: ...
 
     def __getitem__(self, index: int) -> Sample: ...
+
+
+@runtime_checkable
+class Suite(Protocol):
+    """A named list of datasets (e.g. the zero-shot benchmark of a paper). ``plan()`` expands a
+    suite task into one task per member, each resolved and validated as a dataset of its own;
+    ``objective_kind`` is the objective kind its datasets suit (classification, retrieval)."""
+
+    objective_kind: ClassVar[str]
+
+    def datasets(self) -> Sequence[SuiteMember]: ...
 
 
 @runtime_checkable

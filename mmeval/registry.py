@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import DuplicateComponentError, MissingDependencyError, SpecError, UnknownComponentError
 
-Kind = Literal["model", "attack", "defense", "objective", "dataset", "metric"]
+Kind = Literal["model", "attack", "defense", "objective", "dataset", "suite", "metric"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 
 

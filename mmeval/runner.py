@@ -144,7 +144,7 @@ def _datasets(the_plan: Plan) -> dict[int, Dataset]:
     empty, unique sample ids, and a first sample in range."""
     out: dict[int, Dataset] = {}
     for task in {c.task.index: c.task for c in the_plan.cells}.values():
-        where = f"tasks[{task.index}].dataset"
+        where = task.dataset.path
         dataset = task.dataset.build()
         if len(dataset) == 0:
             raise DataError(f"{where}: dataset '{task.dataset.name}' has no samples; check its "
@@ -299,7 +299,7 @@ class _Runner:
         loader = DataLoader(_Batches(dataset, list(_chunks(todo, size))), batch_size=None,
                             num_workers=self.settings.workers,
                             pin_memory=self.device.type == "cuda")
-        where = f"tasks[{cell.task.index}].dataset"
+        where = cell.task.dataset.path
         bar = progress(total=total, initial=len(done), desc=cell.label, unit="sample",
                        enabled=self.settings.progress and self.ranks.main)
         initial, mine = len(done), 0

@@ -57,18 +57,28 @@ class ModelSpec(ComponentRef):
 
 
 class TaskSpec(_Strict):
-    """A dataset scored by an objective; ``limit`` keeps the first N samples."""
+    """A dataset (or a suite of datasets, one task each) scored by an objective; ``limit`` keeps
+    the first N samples of each dataset."""
 
-    dataset: ComponentRef = Field(description="a registered dataset")
+    dataset: ComponentRef | None = Field(default=None, description="a registered dataset")
+    suite: ComponentRef | None = Field(
+        default=None, description="a registered suite of datasets instead of `dataset`: expanded "
+        "at plan time into one task per dataset (see `mmeval list suites`)")
     objective: ComponentRef = Field(default_factory=lambda: ComponentRef(name="zero-shot"),
                                     description="zero-shot (classification) or retrieval")
     limit: int | None = Field(default=None, ge=1, description="evaluate the first N samples")
-    label: str | None = Field(default=None, description="name in reports")
+    label: str | None = Field(default=None, description="name in reports (of the suite, for one)")
 
     @model_validator(mode="before")
     @classmethod
     def _from_name(cls, data: Any) -> Any:
         return {"dataset": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _dataset_or_suite(self) -> TaskSpec:
+        if (self.dataset is None) == (self.suite is None):
+            raise ValueError("a task names either a `dataset` or a `suite`")
+        return self
 
 
 def check_device(v: str) -> str:

@@ -14,6 +14,15 @@ Norm = Literal["linf", "l2"]
 
 
 @dataclass(frozen=True)
+class SuiteMember:
+    """One dataset of a suite: its label in reports and the registered dataset it resolves to."""
+
+    label: str
+    dataset: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Sample:
     """One dataset item. ``image`` is a float ``[3, H, W]`` tensor in [0, 1]."""
 

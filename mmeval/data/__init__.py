@@ -9,12 +9,14 @@ from ..types import Sample
 
 
 class Head:
-    """The first ``n`` samples of ``dataset`` (what a task's ``limit`` selects); passes through the
-    cheap accessors (``sample_id``, ``texts``) when the dataset has them."""
+    """The first ``n`` samples of ``dataset`` (what a task's ``limit`` selects); passes through
+    ``class_names``, ``templates`` and the cheap accessors (``sample_id``, ``texts``) when the
+    dataset has them."""
 
     def __init__(self, dataset: Dataset, n: int) -> None:
         self.dataset, self.n = dataset, min(n, len(dataset))
         self.class_names: Sequence[str] | None = getattr(dataset, "class_names", None)
+        self.templates: Sequence[str] | None = getattr(dataset, "templates", None)
 
     def __len__(self) -> int:
         return self.n

@@ -1,5 +1,5 @@
 """report.html: a self-contained page built as HTML (every string escaped, one ``<table>`` per
-table): the eps curves, the results and transfer tables, sanity checks, warnings and metric
+table): the eps curves, the suite, results and transfer tables, sanity checks, warnings and metric
 definitions."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from html import escape
 from ..hookspecs import ReportEvent, hookimpl
 from ..results import Results
 from .plots import curve_png
-from .tables import Table, failed_checks, result_tables, transfer_tables
+from .tables import Table, failed_checks, result_tables, suite_tables, transfer_tables
 
 STYLE = ("body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;margin:1em 0}"
          "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px} th{background:#f4f4f4}")
@@ -37,6 +37,10 @@ def render_html(results: Results) -> str:
     if png:
         parts.append('<h2>Robustness vs eps</h2><img alt="robustness vs eps" '
                      f'src="data:image/png;base64,{png}">')
+    suites = suite_tables(results)
+    if suites:
+        parts.append("<h2>suites (columns: datasets, and their average)</h2>")
+        parts += [_table(t, t.title) for t in suites]
     for table in result_tables(results):
         parts.append(f"<h2>{escape(table.title)}</h2>{_table(table)}")
     transfer = transfer_tables(results)

@@ -1,11 +1,11 @@
-"""report.md: the results tables, transfer tables, sanity checks, warnings and metric definitions.
-Every string from the journal is escaped for a table cell (``|`` and line breaks)."""
+"""report.md: the suite tables, results tables, transfer tables, sanity checks, warnings and metric
+definitions. Every string from the journal is escaped for a table cell (``|`` and line breaks)."""
 
 from __future__ import annotations
 
 from ..hookspecs import ReportEvent, hookimpl
 from ..results import Results
-from .tables import Table, failed_checks, result_tables, transfer_tables
+from .tables import Table, failed_checks, result_tables, suite_tables, transfer_tables
 
 
 def cell_text(text: str) -> str:
@@ -30,6 +30,11 @@ def render_markdown(results: Results) -> str:
         "Shares in %, counts as they are, with 95% intervals (Wilson; bootstrap for asr-absolute "
         "and accuracy-drop).",
     ]
+    suites = suite_tables(results)
+    if suites:
+        lines += ["", "## suites (columns: datasets, and their average)"]
+        for table in suites:
+            lines += ["", cell_text(table.title), "", *_table(table)]
     for table in result_tables(results):
         lines += ["", f"## {table.title}", "", *_table(table)]
     transfer = transfer_tables(results)

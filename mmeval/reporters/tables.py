@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..metrics import average
 from ..results import CellResult, GroupResult, Results
 from ..types import MetricValue
 
@@ -93,6 +94,35 @@ def transfer_tables(results: Results) -> list[Table]:
                 rows.append(tuple(row))
             out.append(Table(f"{task} · {defense} · {transfer[0].info.attack} · {metric}",
                              ("source \\ target", *targets), tuple(rows)))
+    return out
+
+
+#: the metrics of the suite tables, per objective kind (those the spec computes)
+SUITE_METRICS = {"classification": ("robust-accuracy",), "retrieval": ("tr@1", "ir@1")}
+
+
+def suite_tables(results: Results) -> list[Table]:
+    """Per suite and metric, TeCoA/MMCoA's layout: one row per model x defense x attack, one
+    column per dataset of the suite and the average over the datasets (with its interval, see
+    :func:`mmeval.metrics.average`); the average is left out of a row missing a dataset."""
+    out = []
+    for suite in dict.fromkeys(c.info.suite for c in results.cells if c.info.suite):
+        members = [c for c in results.cells if c.info.suite == suite]
+        datasets = list(dict.fromkeys(c.info.task for c in members))
+        by_row: dict[tuple[str, str, str], dict[str, CellResult]] = {}
+        for c in members:
+            by_row.setdefault((c.info.model, c.info.defense, c.info.attack), {})[c.info.task] = c
+        kind = members[0].info.objective_kind
+        for metric in (m for m in SUITE_METRICS.get(kind, ()) if m in results.metric_definitions):
+            unit = results.metric_definitions[metric].unit
+            body = []
+            for key, cells in by_row.items():
+                values = [cells[d].metrics.get(metric) if d in cells else None for d in datasets]
+                present = [v for v in values if v is not None]
+                mean = average(present) if len(present) == len(datasets) else None
+                body.append((*key, *(fmt(v, unit) for v in values), fmt(mean, unit)))
+            out.append(Table(f"{suite} · {metric}", ("model", "defense", "attack", *datasets,
+                                                       "average"), tuple(body)))
     return out
 
 
