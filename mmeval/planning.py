@@ -17,7 +17,14 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from .attacks.compose import building, stages
-from .errors import IncompatibleComponentsError, PluginLoadError, SpecError
+from .errors import (
+    DataError,
+    IncompatibleComponentsError,
+    MissingDependencyError,
+    ModelLoadError,
+    PluginLoadError,
+    SpecError,
+)
 from .plugins import PluginHost, get_host
 from .registry import Component, ComponentRegistry, Kind
 from .spec import ComponentRef, EvalSpec, stable_hash, validate_spec
@@ -232,13 +239,26 @@ def _unique(labels: list[str]) -> list[str]:
 
 def resolve_ref(registry: ComponentRegistry, kind: Kind, ref: ComponentRef, path: str,
                 label: str | None = None) -> Resolved:
-    """``ref`` resolved against ``registry`` with validated params and its declared flags; errors
-    name ``path``."""
+    """``ref`` resolved against ``registry`` with validated params and its declared flags, its
+    ``preflight`` passed; errors name ``path``."""
     comp = registry.get(kind, ref.name, f"{path}.name")
     comp.check_variant(f"{path}.name")
     params = comp.validate_params(ref.params, f"{path}.params")
     flags = {f: declared(comp, f, path) for f in FLAGS[kind]}
+    preflight(comp, params, f"{path}.params")
     return Resolved(comp, params, ref.label or label or _default_label(ref), path, flags)
+
+
+def preflight(comp: Component, params: BaseModel, path: str) -> None:
+    """Run the component's optional ``preflight(params)``: cheap checks that what it will read
+    is there (a dataset's root, say), so a bad path fails at plan time with the field's path."""
+    check = getattr(comp.load(), "preflight", None)
+    if check is None:
+        return
+    try:
+        check(params)
+    except (DataError, ModelLoadError, MissingDependencyError) as exc:
+        raise SpecError(str(exc), path) from None
 
 
 def resolve_stages(registry: ComponentRegistry, owner: Resolved) -> tuple[StageInfo, ...]:
