@@ -1,7 +1,7 @@
 """Tiny datasets written in each CLIP_benchmark dataset's real on-disk layout, for tests and
-demos without the data: random images, made-up class folders and captions, the files and formats
-the readers expect (pickles, binaries, .mat, HDF5, JSON, CSV). Their checksums cannot match the
-published archives, so read them with ``verify_checksums=False``.
+demos without the data: noisy images tinted by class, made-up class folders and captions, the
+files and formats the readers expect (pickles, binaries, .mat, HDF5, JSON, CSV). Their checksums
+cannot match the published archives, so read them with ``verify_checksums=False``.
 
 ``fabricate(name, root)`` writes one dataset and returns how many samples its test split holds;
 ``fabricate_suite(root, names)`` writes each under ``root/<folder>`` as a suite reads them."""
@@ -30,20 +30,35 @@ def _writer(*names: str) -> Callable[[Writer], Writer]:
     return register
 
 
-def _image(path: Path, rng: np.random.Generator, size: int = 12) -> None:
-    """A random RGB image, its format from the suffix."""
+#: the tint of class k's images is colour k % 10, so a model can tell classes apart
+COLORS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (50, 90, 230),
+          "yellow": (235, 220, 50), "purple": (140, 60, 190), "orange": (245, 140, 30),
+          "cyan": (50, 210, 220), "pink": (245, 135, 200), "white": (245, 245, 245),
+          "brown": (130, 80, 40)}
+SHAPES = ("circle", "square", "triangle", "star", "cross", "ring", "diamond", "crescent", "arrow",
+          "heart")
+
+
+def _pixels(rng: np.random.Generator, label: int, shape: tuple[int, ...]) -> np.ndarray:
+    """uint8 pixels (channels last) of class ``label``'s tint plus noise."""
+    tint = np.array(list(COLORS.values())[label % len(COLORS)], dtype=np.int16)
+    noise = rng.integers(-40, 41, (*shape, 3), dtype=np.int16)
+    return np.clip(tint + noise, 0, 255).astype(np.uint8)
+
+
+def _image(path: Path, rng: np.random.Generator, label: int = 0, size: int = 12) -> None:
+    """A noisy image of class ``label``'s tint, its format from the suffix."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = rng.integers(0, 256, (size, size + 2, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
+    Image.fromarray(_pixels(rng, label, (size, size + 2))).save(path)
 
 
 def _folders(root: Path, names: Iterable[str], rng: np.random.Generator, per_class: int = 1,
              file: str = "{i}.jpg") -> int:
     """``root/<name>/<file>`` images, ``per_class`` in each folder; the number written."""
     n = 0
-    for name in names:
+    for label, name in enumerate(names):
         for i in range(per_class):
-            _image(root / name / file.format(i=i + 1), rng)
+            _image(root / name / file.format(i=i + 1), rng, label)
             n += 1
     return n
 
@@ -61,15 +76,17 @@ def _cifar(root: Path, rng: np.random.Generator, name: str) -> int:
     key = "labels" if ten else "fine_labels"
 
     def batch(count: int) -> dict[str, object]:
-        return {"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
-                key: [i % classes for i in range(count)]}
+        labels = [i % classes for i in range(count)]
+        data = [_pixels(rng, y, (32, 32)).transpose(2, 0, 1).reshape(-1) for y in labels]
+        return {"data": np.stack(data), key: labels}
 
     files = ({"test_batch": n, **{f"data_batch_{i}": 10 for i in range(1, 6)}} if ten
              else {"test": n, "train": 10})
     for file, count in files.items():
         (base / file).write_bytes(pickle.dumps(batch(count)))
     meta = ("batches.meta", "label_names") if ten else ("meta", "fine_label_names")
-    (base / meta[0]).write_bytes(pickle.dumps({meta[1]: [f"class_{i}" for i in range(classes)]}))
+    names = list(COLORS) if ten else [f"{c} {s}" for c in COLORS for s in SHAPES]
+    (base / meta[0]).write_bytes(pickle.dumps({meta[1]: names}))
     return n
 
 
@@ -79,10 +96,12 @@ def _stl10(root: Path, rng: np.random.Generator, name: str) -> int:
     base.mkdir(parents=True, exist_ok=True)
     n = 20
     for split, count in (("test", n), ("train", 10)):
-        rng.integers(0, 256, count * 3 * 96 * 96, dtype=np.uint8).tofile(base / f"{split}_X.bin")
-        np.array([1 + i % 10 for i in range(count)], dtype=np.uint8).tofile(base / f"{split}_y.bin")
+        labels = [i % 10 for i in range(count)]  # stored 1-based, column-major images
+        np.stack([_pixels(rng, y, (96, 96)).transpose(2, 1, 0) for y in labels]).tofile(
+            base / f"{split}_X.bin")
+        np.array(labels, dtype=np.uint8).__add__(1).tofile(base / f"{split}_y.bin")
     rng.integers(0, 256, 3 * 96 * 96, dtype=np.uint8).tofile(base / "unlabeled_X.bin")
-    (base / "class_names.txt").write_text("\n".join(f"thing {i}" for i in range(10)) + "\n")
+    (base / "class_names.txt").write_text("\n".join(COLORS) + "\n")
     return n
 
 
@@ -124,7 +143,8 @@ def _caltech256(root: Path, rng: np.random.Generator, name: str) -> int:
     n = 0
     for k in range(1, 258):
         name = "clutter" if k == 257 else f"object-{k}"
-        n += _folders(base, [f"{k:03d}.{name}"], rng, file=f"{k:03d}_{{i:04d}}.jpg")
+        _image(base / f"{k:03d}.{name}" / f"{k:03d}_0001.jpg", rng, k - 1)
+        n += 1
     return n
 
 
@@ -134,7 +154,7 @@ def _pets(root: Path, rng: np.random.Generator, name: str) -> int:
     lines = []
     for label in range(1, 38):
         image_id = f"breed{label}_1"
-        _image(base / "images" / f"{image_id}.jpg", rng)
+        _image(base / "images" / f"{image_id}.jpg", rng, label - 1)
         lines.append(f"{image_id} {label} {1 + label % 2} 1")
     (base / "annotations").mkdir(parents=True, exist_ok=True)
     (base / "annotations" / "test.txt").write_text("\n".join(lines) + "\n")
@@ -148,7 +168,7 @@ def _flowers(root: Path, rng: np.random.Generator, name: str) -> int:
     base = root / "flowers-102"
     labels = np.arange(1, 103)  # image k (1-based) is of class k; the first is class 1
     for k in range(1, 103):
-        _image(base / "jpg" / f"image_{k:05d}.jpg", rng)
+        _image(base / "jpg" / f"image_{k:05d}.jpg", rng, k - 1)
     savemat(base / "imagelabels.mat", {"labels": labels})
     savemat(base / "setid.mat", {"trnid": np.array([1, 2]), "valid": np.array([3, 4]),
                                  "tstid": np.arange(1, 103)})
@@ -161,7 +181,7 @@ def _aircraft(root: Path, rng: np.random.Generator, name: str) -> int:
     variants = ["707-320", "A300B4", "Cessna 172", "F-16A/B"]
     lines = []
     for i, v in enumerate(variants * 2):
-        _image(data / "images" / f"{1000 + i}.jpg", rng)
+        _image(data / "images" / f"{1000 + i}.jpg", rng, i % len(variants))
         lines.append(f"{1000 + i} {v}")
     (data / "variants.txt").write_text("\n".join(variants) + "\n")
     (data / "images_variant_test.txt").write_text("\n".join(lines) + "\n")
@@ -177,7 +197,7 @@ def _cars(root: Path, rng: np.random.Generator, name: str) -> int:
     annos = np.zeros(6, dtype=[("fname", "O"), ("class", "O")])
     for i in range(6):
         fname = f"{i + 1:05d}.jpg"
-        _image(base / "cars_test" / fname, rng)
+        _image(base / "cars_test" / fname, rng, i % len(names))
         annos[i] = (fname, 1 + i % len(names))
     (base / "devkit").mkdir(parents=True, exist_ok=True)
     savemat(base / "devkit" / "cars_meta.mat", {"class_names": np.array(names, dtype=object)})
@@ -189,8 +209,9 @@ def _cars(root: Path, rng: np.random.Generator, name: str) -> int:
 def _sun397(root: Path, rng: np.random.Generator, name: str) -> int:
     base = root / "SUN397"
     classes = ["/a/abbey", "/b/bus_interior", "/c/church/outdoor"]
-    for c in classes:
-        _folders(base / c[1:], ["."], rng, per_class=2, file="sun_{i}.jpg")
+    for label, c in enumerate(classes):
+        for i in range(2):
+            _image(base / c[1:] / f"sun_{label}{i}.jpg", rng, label)
     (base / "ClassName.txt").write_text("\n".join(classes) + "\n")
     return 2 * len(classes)
 
@@ -199,9 +220,9 @@ def _sun397(root: Path, rng: np.random.Generator, name: str) -> int:
 def _food101(root: Path, rng: np.random.Generator, name: str) -> int:
     base = root / "food-101"
     meta = {c: [f"{c}/{100 + i}" for i in range(2)] for c in ("apple_pie", "baby_back_ribs")}
-    for paths in meta.values():
+    for label, paths in enumerate(meta.values()):
         for p in paths:
-            _image(base / "images" / f"{p}.jpg", rng)
+            _image(base / "images" / f"{p}.jpg", rng, label)
     (base / "meta").mkdir(parents=True, exist_ok=True)
     (base / "meta" / "test.json").write_text(json.dumps(meta))
     return 4
@@ -216,8 +237,8 @@ def _eurosat(root: Path, rng: np.random.Generator, name: str) -> int:
 def _dtd(root: Path, rng: np.random.Generator, name: str) -> int:
     data = root / "dtd" / "dtd"
     lines = [f"{c}/{c}_{i}.jpg" for c in ("banded", "blotchy", "braided") for i in range(2)]
-    for line in lines:
-        _image(data / "images" / line, rng)
+    for i, line in enumerate(lines):
+        _image(data / "images" / line, rng, i // 2)
     (data / "labels").mkdir(parents=True, exist_ok=True)
     (data / "labels" / "test1.txt").write_text("\n".join(lines) + "\n")
     return len(lines)
@@ -231,7 +252,7 @@ def _pcam(root: Path, rng: np.random.Generator, name: str) -> int:
     base.mkdir(parents=True, exist_ok=True)
     n = 6
     with h5py.File(base / "camelyonpatch_level_2_split_test_x.h5", "w") as f:
-        f["x"] = rng.integers(0, 256, (n, 96, 96, 3), dtype=np.uint8)
+        f["x"] = np.stack([_pixels(rng, i % 2, (96, 96)) for i in range(n)])
     with h5py.File(base / "camelyonpatch_level_2_split_test_y.h5", "w") as f:
         f["y"] = np.array([i % 2 for i in range(n)], dtype=np.uint8).reshape(n, 1, 1, 1)
     return n
@@ -243,29 +264,36 @@ def _country211(root: Path, rng: np.random.Generator, name: str) -> int:
     return _folders(root / "country211" / "test", codes, rng)
 
 
+#: retrieval sets: 10 images, two of each of five tints, each with two captions naming its tint
+RETRIEVAL_IMAGES, RETRIEVAL_TINTS = 10, 5
+
+
 @_writer("flickr8k", "flickr30k")
 def _flickr(root: Path, rng: np.random.Generator, name: str) -> int:
     lines = ["image,caption"]
-    for i in range(6):
-        _image(root / f"{1000 + i}.jpg", rng)
-        lines += [f"{1000 + i}.jpg,a photo number {i}, seen from the {side}"
+    for i in range(RETRIEVAL_IMAGES):
+        color = list(COLORS)[i % RETRIEVAL_TINTS]
+        _image(root / f"{1000 + i}.jpg", rng, i % RETRIEVAL_TINTS)
+        lines += [f"{1000 + i}.jpg,a {color} photo number {i}, seen from the {side}"
                   for side in ("left", "right")]
     (root / f"{name}_test_karpathy.txt").write_text("\n".join(lines) + "\n")
-    return 6
+    return RETRIEVAL_IMAGES
 
 
 @_writer("mscoco_captions")
 def _coco(root: Path, rng: np.random.Generator, name: str) -> int:
     images, annotations = [], []
-    for i in range(6):
+    for i in range(RETRIEVAL_IMAGES):
         file_name = f"COCO_val2014_{i + 1:012d}.jpg"
-        _image(root / "val2014" / file_name, rng)
+        _image(root / "val2014" / file_name, rng, i % RETRIEVAL_TINTS)
         images.append({"id": i + 1, "file_name": file_name})
+        color = list(COLORS)[i % RETRIEVAL_TINTS]
         annotations += [{"id": 10 * (i + 1) + k, "image_id": i + 1,
-                         "caption": f"scene {i} described the {k}th way"} for k in range(2)]
+                         "caption": f"a {color} scene {i} described the {k}th way"}
+                        for k in range(2)]
     (root / "coco_test_karpathy.json").write_text(
         json.dumps({"images": images, "annotations": annotations}))
-    return 6
+    return RETRIEVAL_IMAGES
 
 
 def fabricate(name: str, root: str | Path, seed: int = 0) -> int:
