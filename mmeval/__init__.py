@@ -29,7 +29,7 @@ _EXPORTS: dict[str, str] = {
         "MissingDependencyError", "MmevalError", "ModelLoadError", "PluginLoadError", "SpecError",
         "StoreError", "ThreatModelViolation", "UnknownComponentError",
     ), ".errors"),
-    **dict.fromkeys(("wilson",), ".metrics"),
+    **dict.fromkeys(("average", "wilson",), ".metrics"),
     **dict.fromkeys((
         "InBatchMatching", "contrastive_loss", "text_owners",
     ), ".objectives.contrastive"),
@@ -190,6 +190,7 @@ __all__ = [
     "WeightDefenseParams",
     "__version__",
     "attack_mode",
+    "average",
     "build_stage",
     "building",
     "cache_dir",

@@ -213,3 +213,14 @@ TECOA = ("imagenet1k", "cifar10", "cifar100", "stl10", "caltech101", "caltech256
 IMAGENET_SHIFTS = ("imagenet1k", "imagenetv2", "imagenet_sketch", "imagenet-a", "imagenet-r")
 #: CLIP_benchmark's retrieval sets
 RETRIEVAL_SETS = ("flickr8k", "flickr30k", "mscoco_captions")
+
+
+def markdown_table() -> str:
+    """The layouts as the Markdown table of docs/models-and-data.md (a test keeps them equal);
+    ``<`` is escaped so a placeholder such as ``<image>`` is not read as an HTML tag."""
+    rows = ["| name | reads | splits | layout under `root` |", "|---|---|---|---|"]
+    for e in ENTRIES.values():
+        splits = ", ".join(e.splits)
+        layout = e.layout.replace("<", "\\<")
+        rows.append(f"| `clip-benchmark/{e.name}` | {e.summary} | {splits} | {layout} |")
+    return "\n".join(rows)

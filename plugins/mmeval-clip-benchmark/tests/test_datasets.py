@@ -2,9 +2,11 @@
 with CLIP_benchmark's class names and templates and the sample count written; the registry holds
 every CLIP_benchmark dataset that reads from a local root."""
 
+from pathlib import Path
+
 import pytest
 import torch
-from mmeval_clip_benchmark.catalog import ENTRIES
+from mmeval_clip_benchmark.catalog import ENTRIES, markdown_table
 from mmeval_clip_benchmark.fabricate import fabricate
 from mmeval_clip_benchmark.suites import FARE, ImageNetShifts, RetrievalSuite, TeCoA
 
@@ -81,3 +83,8 @@ def test_fabricated_roots_keep_the_layouts_distinct(tmp_path):
     fabricate("dtd", tmp_path)
     with pytest.raises(mmeval.DataError, match="clip-benchmark/food101: .* lacks"):
         mmeval.create("dataset", "clip-benchmark/food101", root=str(tmp_path))
+
+
+def test_the_documented_layouts_are_the_checked_ones():
+    docs = Path(__file__).resolve().parents[3] / "docs" / "models-and-data.md"
+    assert markdown_table() in docs.read_text()
