@@ -55,7 +55,8 @@ def test_debug_shows_traceback(tmp_path, capsys, no_builds):
 def test_validate_lists_cells_without_computing(tmp_path, capsys, no_builds):
     assert main(["validate", str(write_spec(tmp_path / "s.json", toy_spec()))]) == 0
     out = capsys.readouterr().out
-    assert "valid: 2 cell(s)" in out and "mmeval/pgd(eps=0.01569, steps=5)" in out
+    assert "valid: 1 task(s), 2 cell(s)" in out and "mmeval/pgd(eps=0.01569, steps=5)" in out
+    assert "  task mmeval/toy(n=40): mmeval/toy x zero-shot\n" in out
     assert "| clean  [clean]" in out and "[white-box, linf eps 4/255]" in out
 
 
