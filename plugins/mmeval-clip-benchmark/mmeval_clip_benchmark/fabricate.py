@@ -52,6 +52,12 @@ def _image(path: Path, rng: np.random.Generator, label: int = 0, size: int = 12)
     Image.fromarray(_pixels(rng, label, (size, size + 2))).save(path)
 
 
+def _lines(path: Path, lines: Iterable[str]) -> None:
+    """A text file of ``lines``, its folder made first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
 def _folders(root: Path, names: Iterable[str], rng: np.random.Generator, per_class: int = 1,
              file: str = "{i}.jpg") -> int:
     """``root/<name>/<file>`` images, ``per_class`` in each folder; the number written."""
@@ -101,7 +107,7 @@ def _stl10(root: Path, rng: np.random.Generator, name: str) -> int:
             base / f"{split}_X.bin")
         np.array(labels, dtype=np.uint8).__add__(1).tofile(base / f"{split}_y.bin")
     rng.integers(0, 256, 3 * 96 * 96, dtype=np.uint8).tofile(base / "unlabeled_X.bin")
-    (base / "class_names.txt").write_text("\n".join(COLORS) + "\n")
+    _lines(base / "class_names.txt", COLORS)
     return n
 
 
@@ -156,8 +162,7 @@ def _pets(root: Path, rng: np.random.Generator, name: str) -> int:
         image_id = f"breed{label}_1"
         _image(base / "images" / f"{image_id}.jpg", rng, label - 1)
         lines.append(f"{image_id} {label} {1 + label % 2} 1")
-    (base / "annotations").mkdir(parents=True, exist_ok=True)
-    (base / "annotations" / "test.txt").write_text("\n".join(lines) + "\n")
+    _lines(base / "annotations" / "test.txt", lines)
     return len(lines)
 
 
@@ -183,8 +188,8 @@ def _aircraft(root: Path, rng: np.random.Generator, name: str) -> int:
     for i, v in enumerate(variants * 2):
         _image(data / "images" / f"{1000 + i}.jpg", rng, i % len(variants))
         lines.append(f"{1000 + i} {v}")
-    (data / "variants.txt").write_text("\n".join(variants) + "\n")
-    (data / "images_variant_test.txt").write_text("\n".join(lines) + "\n")
+    _lines(data / "variants.txt", variants)
+    _lines(data / "images_variant_test.txt", lines)
     return len(lines)
 
 
@@ -212,7 +217,7 @@ def _sun397(root: Path, rng: np.random.Generator, name: str) -> int:
     for label, c in enumerate(classes):
         for i in range(2):
             _image(base / c[1:] / f"sun_{label}{i}.jpg", rng, label)
-    (base / "ClassName.txt").write_text("\n".join(classes) + "\n")
+    _lines(base / "ClassName.txt", classes)
     return 2 * len(classes)
 
 
@@ -239,8 +244,7 @@ def _dtd(root: Path, rng: np.random.Generator, name: str) -> int:
     lines = [f"{c}/{c}_{i}.jpg" for c in ("banded", "blotchy", "braided") for i in range(2)]
     for i, line in enumerate(lines):
         _image(data / "images" / line, rng, i // 2)
-    (data / "labels").mkdir(parents=True, exist_ok=True)
-    (data / "labels" / "test1.txt").write_text("\n".join(lines) + "\n")
+    _lines(data / "labels" / "test1.txt", lines)
     return len(lines)
 
 
@@ -276,7 +280,7 @@ def _flickr(root: Path, rng: np.random.Generator, name: str) -> int:
         _image(root / f"{1000 + i}.jpg", rng, i % RETRIEVAL_TINTS)
         lines += [f"{1000 + i}.jpg,a {color} photo number {i}, seen from the {side}"
                   for side in ("left", "right")]
-    (root / f"{name}_test_karpathy.txt").write_text("\n".join(lines) + "\n")
+    _lines(root / f"{name}_test_karpathy.txt", lines)
     return RETRIEVAL_IMAGES
 
 

@@ -148,3 +148,27 @@ def test_textattack_imports_with_the_network_blocked(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_class_prompt_attacks_perturb_the_first_prompt_of_an_ensemble(tmp_path):
+    """With a prompt ensemble the attack rewrites each class's first-template prompt; the class
+    embedding is re-averaged with the other templates, and the attack still hurts."""
+    templates = ["a photo of a {}", "a drawing of a {}", "a {} shape"]
+    spec = {**SPEC, "tasks": [{"dataset": {"name": "shapes", "params": {"n": 12, "classes": "shape"}},
+                               "objective": {"name": "zero-shot", "params": {"templates": templates}},
+                               "label": "ensemble"}],
+            "attacks": ["clean", {"name": "textattack/bert-attack", "label": "per-image"}],
+            "metrics": ["clean-accuracy", "robust-accuracy"]}
+    result = evaluate(spec, out=tmp_path)
+    assert {c["status"] for c in result.cells} == {"done"}, [c["error"] for c in result.cells]
+    clean = result.metric("clean-accuracy", attack="per-image").value
+    assert result.metric("robust-accuracy", attack="per-image").value < clean
+    with Store(result.run_dir) as store:
+        cell = next(c for c in result.cells if c["attack"] == "per-image")
+        changed = 0
+        for _, idx, adv in adversarial_texts(store.records(cell["id"])):
+            orig = f"a photo of a {SHAPES[idx]}"
+            diffs = changed_words(orig, adv)
+            assert len(diffs) <= math.ceil(0.4 * len(orig.split())), (orig, adv)
+            changed += bool(diffs)
+    assert changed > 0
