@@ -43,8 +43,8 @@ _EXPORTS: dict[str, str] = {
     ), ".protocols"),
     "AttackProtocol": ".protocols:Attack",
     **dict.fromkeys(("NON_FINITE",), ".records"),
-    **dict.fromkeys(("Component", "ComponentRegistry", "KindRegistry", "NoParams", "Params",),
-                    ".registry"),
+    **dict.fromkeys(("INPUT", "INPUT_LISTING", "Component", "ComponentRegistry", "KindRegistry",
+                     "NoParams", "Params",), ".registry"),
     **dict.fromkeys(("recompute",), ".report"),
     **dict.fromkeys(("CellResult", "GroupResult", "Results",), ".results"),
     **dict.fromkeys(("RunResult", "evaluate",), ".runner"),
@@ -119,6 +119,8 @@ def list_components(kind: str) -> list[str]:
 
 
 __all__ = [
+    "INPUT",
+    "INPUT_LISTING",
     "NON_FINITE",
     "PGD",
     "Attack",

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from . import fingerprints
 from .attacks.compose import building, stages
 from .errors import (
     DataError,
@@ -68,6 +69,9 @@ class Resolved:
     flags: dict[str, Any] = field(default_factory=dict, compare=False)
     #: for a transfer attack: the model it is crafted on
     source: Resolved | None = None
+    #: fingerprints of the files its params name (checkpoints, model directories, dataset
+    #: roots; see :mod:`mmeval.fingerprints`): part of every cell id it enters
+    inputs: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def name(self) -> str:
@@ -75,6 +79,8 @@ class Resolved:
 
     def definition(self) -> dict[str, Any]:
         out = {"name": self.name, "params": self.params.model_dump(mode="json")}
+        if self.inputs:
+            out["inputs"] = dict(self.inputs)
         if self.source is not None:
             out["source"] = self.source.definition()
         return out
@@ -246,7 +252,8 @@ def resolve_ref(registry: ComponentRegistry, kind: Kind, ref: ComponentRef, path
     params = comp.validate_params(ref.params, f"{path}.params")
     flags = {f: declared(comp, f, path) for f in FLAGS[kind]}
     preflight(comp, params, f"{path}.params")
-    return Resolved(comp, params, ref.label or label or _default_label(ref), path, flags)
+    return Resolved(comp, params, ref.label or label or _default_label(ref), path, flags,
+                    inputs=fingerprints.inputs(params))
 
 
 def preflight(comp: Component, params: BaseModel, path: str) -> None:

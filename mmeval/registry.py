@@ -20,6 +20,13 @@ Kind = Literal["model", "attack", "defense", "objective", "dataset", "suite", "m
 KINDS: tuple[Kind, ...] = get_args(Kind)
 
 
+#: ``json_schema_extra`` of a params field naming a file or directory the component reads: its
+#: content fingerprint enters every cell id (new weights at the same path make new cells)
+INPUT: dict[str, Any] = {"fingerprint": "content"}
+#: ... of a field naming a dataset root, fingerprinted by its listing (names, sizes, mtimes)
+INPUT_LISTING: dict[str, Any] = {"fingerprint": "listing"}
+
+
 class Params(BaseModel):
     """Base for component params: unknown fields are errors, values are immutable."""
 

@@ -114,7 +114,8 @@ def _execute(the_plan: Plan) -> RunResult:
                 store = stack.enter_context(Store(run_dir))
                 store.merge_shards()  # records a killed distributed run left in rank journals
                 store.set_meta(spec=spec.canonical(), spec_hash=spec.spec_hash(),
-                               cells=[c.id for c in the_plan.cells], warnings=list(the_plan.warnings),
+                               cells=[c.id for c in the_plan.cells],
+                               warnings=[*the_plan.warnings, *_unplanned(store, the_plan)],
                                versions={"mmeval": __version__, **host.versions()},
                                environment=_environment(dev, ranks.size), seed=run.seed)
                 host.notify("mmeval_run_start", RunStartEvent(
@@ -137,6 +138,18 @@ def _execute(the_plan: Plan) -> RunResult:
     if ranks.main:
         host.notify("mmeval_run_end", RunEndEvent(run_dir, typed))
     return RunResult(run_dir, results)
+
+
+def _unplanned(store: Store, the_plan: Plan) -> list[str]:
+    """A warning when the journal holds cells this plan does not: an earlier spec's, or cells
+    whose inputs (weights, data) have changed since, which are kept and never mixed in."""
+    planned = {c.id for c in the_plan.cells}
+    others = [row["cell_id"] for row in store.cells() if row["cell_id"] not in planned]
+    if not others:
+        return []
+    return [f"this run directory also holds {len(others)} cell(s) this spec does not plan: an "
+            "earlier spec's, or cells whose inputs (checkpoint, model directory or dataset "
+            "files) have changed since; they are kept in the journal and not reported"]
 
 
 def _datasets(the_plan: Plan) -> dict[int, Dataset]:

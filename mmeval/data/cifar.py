@@ -13,7 +13,7 @@ import torch
 from pydantic import Field
 
 from ..errors import DataError
-from ..registry import Params
+from ..registry import INPUT_LISTING, Params
 from ..types import Sample
 
 _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
@@ -38,7 +38,8 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 class CifarParams(Params):
-    root: str = Field(description="folder holding cifar-10-batches-py/ or cifar-100-python/")
+    root: str = Field(description="folder holding cifar-10-batches-py/ or cifar-100-python/",
+                      json_schema_extra=INPUT_LISTING)
     split: Literal["train", "test"] = "test"
 
 

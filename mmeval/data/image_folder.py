@@ -7,13 +7,14 @@ from pathlib import Path
 from pydantic import Field
 
 from ..errors import DataError
-from ..registry import Params
+from ..registry import INPUT_LISTING, Params
 from ..types import Sample
 from .images import EXTENSIONS, load_image
 
 
 class ImageFolderParams(Params):
-    root: str = Field(description="folder with one sub-folder of images per class")
+    root: str = Field(description="folder with one sub-folder of images per class",
+                      json_schema_extra=INPUT_LISTING)
     image_size: int = Field(default=224, ge=8, description="images are resized + centre-cropped to this")
 
 

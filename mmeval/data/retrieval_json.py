@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field
 
 from ..errors import DataError
-from ..registry import Params
+from ..registry import INPUT, INPUT_LISTING, Params
 from ..types import Sample
 from .images import load_image
 
@@ -26,8 +26,10 @@ def pre_caption(caption: str, max_words: int = 30) -> str:
 
 
 class RetrievalJsonParams(Params):
-    annotation: str = Field(description="Karpathy-style JSON, e.g. flickr30k_test.json")
-    image_root: str = Field(description="folder the annotation's image paths are relative to")
+    annotation: str = Field(description="Karpathy-style JSON, e.g. flickr30k_test.json",
+                            json_schema_extra=INPUT)
+    image_root: str = Field(description="folder the annotation's image paths are relative to",
+                            json_schema_extra=INPUT_LISTING)
     image_size: int = Field(default=224, ge=8)
     max_words: int = Field(default=30, ge=1)
 

@@ -18,13 +18,15 @@ from torch import nn
 
 from ..errors import MissingDependencyError, ModelLoadError
 from ..protocols import InputSpec
-from ..registry import Params
+from ..registry import INPUT, Params
 from .trainable import Trainable
 
 
 class HFParams(Params):
-    model: str = Field(description="transformers model id (cached locally) or a local directory")
-    tokenizer: str | None = Field(default=None, description="tokenizer id or directory; default: model")
+    model: str = Field(description="transformers model id (cached locally) or a local directory",
+                       json_schema_extra=INPUT)
+    tokenizer: str | None = Field(default=None, description="tokenizer id or directory; default: model",
+                                  json_schema_extra=INPUT)
     image_size: int | None = Field(default=None, ge=8, description="attack resolution; default: model's")
     revision: str | None = None
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..errors import MissingDependencyError, ModelLoadError
 from ..protocols import InputSpec
-from ..registry import Params
+from ..registry import INPUT, Params
 from .trainable import Trainable, check_checkpoint
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "zoo" / "configs"
@@ -39,7 +39,7 @@ def import_open_clip() -> Any:
 class OpenCLIPParams(Params):
     pretrained: str | None = Field(
         default=None, description="open_clip tag (e.g. 'openai', needs the weights in the local "
-        "cache) or a local checkpoint path; None = random init")
+        "cache) or a local checkpoint path; None = random init", json_schema_extra=INPUT)
     cache_dir: str | None = Field(default=None, description="where open_clip looks for tagged weights")
     image_size: int | None = Field(
         default=None, ge=8, description="resolution attacks work at (images are resized to the model's "

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..models.trainable import Trainable, check_checkpoint
 from ..protocols import InputSpec
-from ..registry import Params
+from ..registry import INPUT, Params
 from ..types import Sample
 
 CLASS_NAMES = ("circle", "square", "triangle", "star", "cross",
@@ -43,7 +43,8 @@ class ToyVLMParams(Params):
     num_classes: int = Field(default=10, ge=2, le=len(CLASS_NAMES))
     image_size: int = Field(default=16, ge=4, le=64)
     embed_dim: int = Field(default=32, ge=4)
-    pretrained: str | None = Field(default=None, description="checkpoint to load (safetensors)")
+    pretrained: str | None = Field(default=None, description="checkpoint to load (safetensors)",
+                                   json_schema_extra=INPUT)
 
     _readable = field_validator("pretrained")(lambda v: v and check_checkpoint(v))
 

@@ -21,7 +21,7 @@ from ..errors import SpecError
 from ..models.trainable import check_checkpoint
 from ..objectives.zero_shot import ZeroShotClassification, ZeroShotParams
 from ..protocols import BatchRandomLike, Dataset
-from ..registry import Params
+from ..registry import INPUT, Params
 from ..types import Batch
 
 Tower = Literal["image", "text", "scale"]
@@ -30,7 +30,7 @@ Tower = Literal["image", "text", "scale"]
 class WeightDefenseParams(Params):
     checkpoint: str | None = Field(
         default=None, description="evaluation: a checkpoint `mmeval train` wrote with this defense "
-        "(loaded into the model); not used by training")
+        "(loaded into the model); not used by training", json_schema_extra=INPUT)
 
     _readable = field_validator("checkpoint")(lambda v: v and check_checkpoint(v))
 

@@ -23,14 +23,14 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from mmeval import DataError, MissingDependencyError, Params, Sample
+from mmeval import INPUT, INPUT_LISTING, DataError, MissingDependencyError, Params, Sample
 
 from .catalog import ENTRIES, FETCH, Entry
 
 
 class ClassificationParams(Params):
     root: str = Field(description="the dataset's root, as CLIP_benchmark's --dataset_root (its "
-                      "layout: docs/models-and-data.md)")
+                      "layout: docs/models-and-data.md)", json_schema_extra=INPUT_LISTING)
     split: str = Field(default="test", description="the split (the dataset's own names)")
     image_size: int = Field(default=224, ge=8, description="resize (shorter side) + centre-crop "
                             "size of open_clip's eval transform: the model's resolution")
@@ -45,7 +45,8 @@ class ClassificationParams(Params):
 
 class RetrievalParams(ClassificationParams):
     annotation: str | None = Field(default=None, description="the captions file; default: "
-                                   "CLIP_benchmark's Karpathy-split file under root")
+                                   "CLIP_benchmark's Karpathy-split file under root",
+                                   json_schema_extra=INPUT)
 
 
 def check_root(entry: Entry, params: ClassificationParams) -> None:

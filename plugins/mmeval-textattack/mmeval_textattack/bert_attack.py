@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
-from mmeval import ThreatModel
+from mmeval import INPUT, ThreatModel
 
 from .base import Result, TaskParams, TextAttackBase
 from .mlm import load_mlm
@@ -26,7 +26,8 @@ from .scores import Scorer
 
 class BertAttackParams(TaskParams):
     mlm: str = Field(default="zoo/tiny-mlm-shapes",
-                     description="masked LM: zoo/tiny-mlm-shapes, a local directory or a cached HF id")
+                     description="masked LM: zoo/tiny-mlm-shapes, a local directory or a cached HF id",
+                     json_schema_extra=INPUT)
     max_candidates: int = Field(default=48, ge=1, description="K, candidates per word (paper: 48)")
     max_percent_words: float = Field(default=0.4, gt=0, le=1,
                                      description="at most this share of words perturbed (paper: 40%)")

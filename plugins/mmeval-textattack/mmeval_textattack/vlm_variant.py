@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from mmeval import ThreatModel
+from mmeval import INPUT, ThreatModel
 
 from .base import Result, TaskParams, TextAttackBase
 from .mlm import load_mlm
@@ -194,7 +194,8 @@ class VLMBertAttackEngine:
 
 class VLMBertAttackParams(TaskParams):
     mlm: str = Field(default="zoo/tiny-mlm-shapes",
-                     description="masked LM: zoo/tiny-mlm-shapes, a local directory or a cached HF id")
+                     description="masked LM: zoo/tiny-mlm-shapes, a local directory or a cached HF id",
+                     json_schema_extra=INPUT)
     k: int = Field(default=10, ge=1, description="MLM candidates per word")
     max_words: int = Field(default=1, ge=1, description="words changed at most (num_perturbation)")
     threshold: float = Field(default=0.3, description="minimum raw MLM logit of a candidate")
