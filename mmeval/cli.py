@@ -134,10 +134,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from .attacks.compose import building
     from .planning import plan
+    from .runner import load_datasets
     from .spec import load_spec
 
     the_plan = plan(load_spec(args.spec))
+    with building(the_plan.host):
+        load_datasets(the_plan)  # each built, its first sample checked: no model, no journal
     tasks = list({c.task.index: c.task for c in the_plan.cells}.values())
     print(f"spec '{the_plan.spec.name}' is valid: {len(tasks)} task(s), "
           f"{len(the_plan.cells)} cell(s)")

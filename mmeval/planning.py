@@ -40,7 +40,7 @@ FLAGS: dict[Kind, tuple[str, ...]] = {
     "attack": ("modality", "objectives", "uses_gradients", "noop", "adaptive"),
     "defense": ("kind", "stochastic", "differentiable"),
     "objective": ("kind",),
-    "dataset": (),
+    "dataset": ("objectives",),
     "suite": ("objective_kind",),
     "metric": ("scope", "objectives", "unit"),
 }
@@ -386,6 +386,16 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None, *,
     return Plan(spec, host, tuple(cells), metrics, tuple(warnings))
 
 
+def check_serves(dataset: Resolved, objective: Resolved) -> None:
+    """IncompatibleComponentsError unless ``dataset`` serves ``objective``'s kind."""
+    kind, served = objective.flags["kind"], dataset.flags["objectives"]
+    if kind not in served:
+        raise IncompatibleComponentsError(
+            f"dataset '{dataset.name}' ({dataset.path}) serves objectives of kind "
+            f"{list(served)}, but '{objective.name}' is of kind '{kind}'; pick a "
+            f"{' or '.join(served)} objective", objective.path)
+
+
 def expand_tasks(spec: EvalSpec, registry: ComponentRegistry) -> list[Task]:
     """The spec's tasks, each suite expanded into one task per member dataset. Every member is
     resolved (its params validated, e.g. its root checked); the members that fail are reported
@@ -394,8 +404,9 @@ def expand_tasks(spec: EvalSpec, registry: ComponentRegistry) -> list[Task]:
     for i, t in enumerate(spec.tasks):
         objective = resolve_ref(registry, "objective", t.objective, f"tasks[{i}].objective")
         if t.dataset is not None:
-            found.append((resolve_ref(registry, "dataset", t.dataset, f"tasks[{i}].dataset"),
-                          objective, t.limit, t.label or t.dataset.label or
+            dataset = resolve_ref(registry, "dataset", t.dataset, f"tasks[{i}].dataset")
+            check_serves(dataset, objective)
+            found.append((dataset, objective, t.limit, t.label or t.dataset.label or
                           _default_label(t.dataset), None))
             continue
         assert t.suite is not None
@@ -413,6 +424,7 @@ def expand_tasks(spec: EvalSpec, registry: ComponentRegistry) -> list[Task]:
             ref = ComponentRef(name=m.dataset, params=dict(m.params))
             try:
                 dataset = resolve_ref(registry, "dataset", ref, f"tasks[{i}].suite[{m.label}]")
+                check_serves(dataset, objective)
             except SpecError as exc:
                 failed.append(f"  - {exc}")
                 continue

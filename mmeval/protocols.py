@@ -81,8 +81,11 @@ class Dataset(Protocol):
 
     A classification dataset may also carry ``templates``: its own zero-shot prompt templates
     (each with one ``{}`` or ``{c}`` slot), or class-specific prompts keyed by class name; the
-    zero-shot objective uses them with ``templates="dataset"``."""
+    zero-shot objective uses them with ``templates="dataset"``. ``objectives`` (a class
+    attribute) names the objective kinds its samples serve: ``classification`` needs labels and
+    class names, ``retrieval`` captions."""
 
+    objectives: ClassVar[tuple[str, ...]]
     class_names: Sequence[str] | None
 
     def __len__(self) -> int: ...

@@ -105,7 +105,7 @@ def _execute(the_plan: Plan) -> RunResult:
     dev = local_device(resolve_device(run.device))
     run_dir = the_plan.run_dir
     prepare_run_dir(run_dir)
-    datasets = _datasets(the_plan)
+    datasets = load_datasets(the_plan)
     ranks = world(dev)
     try:
         with contextlib.ExitStack() as stack:
@@ -152,7 +152,7 @@ def _unplanned(store: Store, the_plan: Plan) -> list[str]:
             "files) have changed since; they are kept in the journal and not reported"]
 
 
-def _datasets(the_plan: Plan) -> dict[int, Dataset]:
+def load_datasets(the_plan: Plan) -> dict[int, Dataset]:
     """Build every task's dataset and check what is cheap to check before any compute: not
     empty, unique sample ids, and a first sample in range."""
     out: dict[int, Dataset] = {}

@@ -210,9 +210,15 @@ CASES: list[Any] = [
         {"name": "mmeval/toy-vlm", "params": {"pretrained": str(_pickle_checkpoint(t))}}]), r),
      "SpecError"),
     ("dataset-root-missing", lambda t, r: _run(_spec(t, tasks=_task(
-        {"name": "cifar10", "params": {"root": str(t / "no-cifar")}})), r), "DataError"),
+        {"name": "cifar10", "params": {"root": str(t / "no-cifar")}})), r), "SpecError"),
     ("dataset-empty-folder", lambda t, r: _run(_spec(t, tasks=_task(
-        {"name": "image-folder", "params": {"root": str(t)}})), r), "DataError"),
+        {"name": "image-folder", "params": {"root": str(t)}})), r), "SpecError"),
+    ("annotation-missing", lambda t, r: _run(_spec(t, tasks=_task(
+        {"name": "retrieval-json", "params": {"annotation": str(t / "none.json"),
+                                              "image_root": str(t)}}, "retrieval")), r),
+     "SpecError"),
+    ("retrieval-data-under-zero-shot", lambda t, r: _run(_spec(t, tasks=_task(_retrieval(
+        t, [{"image": "a.png", "caption": ["x"]}]))), r), "IncompatibleComponentsError"),
     ("dataset-empty", lambda t, r: _run(_spec(t, tasks=["bad/empty"]), r), "DataError"),
     ("images-outside-0-1", lambda t, r: _run(_spec(t, tasks=["bad/shifted"]), r), "DataError"),
     ("class-names-do-not-cover-labels", lambda t, r: _run(_spec(t, tasks=["bad/few-names"]), r),
@@ -314,3 +320,23 @@ def test_a_second_run_into_a_busy_directory_is_refused(existing, tmp_path, capsy
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("StoreError: another mmeval run"), err
     assert _digest(existing) == before
+
+
+#: the cases ``mmeval validate`` catches: every one but the output directory's and the CLI's own
+PLAN_TIME = [c for c in CASES if _params(c).values[1] != "StoreError"
+             and _params(c).id != "cli-limit-negative"]
+
+
+@pytest.mark.parametrize(("build", "expected"), [_params(c) for c in PLAN_TIME])
+def test_validate_catches_it_and_writes_nothing(host, tmp_path, monkeypatch, capsys, build,
+                                                expected):
+    monkeypatch.chdir(tmp_path)
+    argv = build(tmp_path, tmp_path / "run")
+    assert argv[0] == "run"
+    code = main(["validate", argv[1]])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert err.split(":", 1)[0] == expected, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()
+    assert not (tmp_path / "pwned").exists()

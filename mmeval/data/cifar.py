@@ -45,20 +45,27 @@ class CifarParams(Params):
 
 class _Cifar:
     Params = CifarParams
+    objectives: ClassVar[tuple[str, ...]] = ("classification",)
     folder: ClassVar[str]
     files: ClassVar[dict[str, tuple[str, ...]]]
     meta: ClassVar[tuple[str, str]]  # (file, key of the class names)
     label_key: ClassVar[str]
     name: ClassVar[str]
 
+    @classmethod
+    def preflight(cls, params: CifarParams) -> None:
+        """The split's batch files and the meta file exist (run by ``plan()``)."""
+        base = Path(params.root).expanduser() / cls.folder
+        expected = ", ".join(cls.files[params.split]) + f", {cls.meta[0]}"
+        missing = [f for f in (*cls.files[params.split], cls.meta[0]) if not (base / f).is_file()]
+        if missing:
+            raise DataError(f"{cls.name}: '{base}' lacks {missing}; expected the python version of "
+                            f"the dataset unpacked there ({expected}). Nothing is downloaded.")
+
     def __init__(self, params: CifarParams) -> None:
         self.params = params
+        self.preflight(params)
         base = Path(params.root).expanduser() / self.folder
-        expected = ", ".join(self.files[params.split]) + f", {self.meta[0]}"
-        missing = [f for f in (*self.files[params.split], self.meta[0]) if not (base / f).is_file()]
-        if missing:
-            raise DataError(f"{self.name}: '{base}' lacks {missing}; expected the python version of "
-                            f"the dataset unpacked there ({expected}). Nothing is downloaded.")
         images, labels = [], []
         for f in self.files[params.split]:
             batch = _load(base / f)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -22,12 +23,22 @@ class ImageFolder:
     """Classes are the sorted sub-folder names; sample ids are paths relative to ``root``."""
 
     Params = ImageFolderParams
+    objectives: ClassVar[tuple[str, ...]] = ("classification",)
 
-    def __init__(self, params: ImageFolderParams) -> None:
-        self.params = params
+    @classmethod
+    def preflight(cls, params: ImageFolderParams) -> None:
+        """The root exists and holds class sub-folders (run by ``plan()``)."""
         root = Path(params.root).expanduser()
         if not root.is_dir():
             raise DataError(f"image-folder root '{root}' does not exist; expected root/<class>/<image>")
+        if not any(d.is_dir() for d in root.iterdir()):
+            raise DataError(f"image-folder root '{root}' holds no class sub-folders; expected "
+                            "root/<class>/<image>")
+
+    def __init__(self, params: ImageFolderParams) -> None:
+        self.params = params
+        self.preflight(params)
+        root = Path(params.root).expanduser()
         classes = sorted(d.name for d in root.iterdir() if d.is_dir())
         self.items = [(p, label) for label, c in enumerate(classes)
                       for p in sorted((root / c).iterdir()) if p.suffix.lower() in EXTENSIONS]

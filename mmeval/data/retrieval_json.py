@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -25,6 +26,9 @@ def pre_caption(caption: str, max_words: int = 30) -> str:
     return " ".join(words[:max_words])
 
 
+LAYOUT = 'a JSON list of {"image": "relative/path.jpg", "caption": ["...", ...]}'
+
+
 class RetrievalJsonParams(Params):
     annotation: str = Field(description="Karpathy-style JSON, e.g. flickr30k_test.json",
                             json_schema_extra=INPUT)
@@ -38,33 +42,41 @@ class RetrievalJson:
     """Images with their ground-truth captions; sample id = the image's relative path."""
 
     Params = RetrievalJsonParams
+    objectives: ClassVar[tuple[str, ...]] = ("retrieval",)
     class_names = None
+
+    @classmethod
+    def preflight(cls, params: RetrievalJsonParams) -> None:
+        """The annotation file and the image root exist (run by ``plan()``)."""
+        path, root = Path(params.annotation).expanduser(), Path(params.image_root).expanduser()
+        if not path.is_file():
+            raise DataError(f"annotation '{path}' does not exist; expected {LAYOUT}")
+        if not root.is_dir():
+            raise DataError(f"image_root '{root}' does not exist")
 
     def __init__(self, params: RetrievalJsonParams) -> None:
         self.params = params
+        self.preflight(params)
         path = Path(params.annotation).expanduser()
         self.root = Path(params.image_root).expanduser()
-        layout = 'a JSON list of {"image": "relative/path.jpg", "caption": ["...", ...]}'
         try:
             entries = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise DataError(f"cannot read annotation '{path}': {exc.strerror}; expected {layout}") from None
+            raise DataError(f"cannot read annotation '{path}': {exc.strerror}; expected {LAYOUT}") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"annotation '{path}' is not valid UTF-8 JSON ({exc}); "
-                            f"expected {layout}") from None
+                            f"expected {LAYOUT}") from None
         if not isinstance(entries, list) or not entries:
-            raise DataError(f"annotation '{path}' must be a non-empty list; expected {layout}")
+            raise DataError(f"annotation '{path}' must be a non-empty list; expected {LAYOUT}")
         self.items: list[tuple[str, tuple[str, ...]]] = []
         for i, e in enumerate(entries):
             if not isinstance(e, dict) or not isinstance(e.get("image"), str) or "caption" not in e:
-                raise DataError(f"annotation '{path}' entry {i} is malformed; expected {layout}")
+                raise DataError(f"annotation '{path}' entry {i} is malformed; expected {LAYOUT}")
             caps = e["caption"] if isinstance(e["caption"], list) else [e["caption"]]
             self.items.append((e["image"], tuple(pre_caption(str(c), params.max_words) for c in caps)))
         ids = [img for img, _ in self.items]
         if len(set(ids)) != len(ids):
             raise DataError(f"annotation '{path}' lists an image more than once; ids must be unique")
-        if not self.root.is_dir():
-            raise DataError(f"image_root '{self.root}' does not exist")
 
     def __len__(self) -> int:
         return len(self.items)

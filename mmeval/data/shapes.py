@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -166,6 +166,7 @@ class ShapesDataset:
     """Procedural shapes; sample ``i`` depends only on (seed, i), so any subset is reproducible."""
 
     Params = ShapesParams
+    objectives: ClassVar[tuple[str, ...]] = ("classification", "retrieval")
 
     def __init__(self, params: ShapesParams | None = None) -> None:
         self.params = params or ShapesParams()

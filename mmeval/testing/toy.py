@@ -13,7 +13,7 @@ import re
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -141,6 +141,7 @@ class ToyDataset:
     """Noisy copies of the toy world's class prototypes; sample ``i`` has label ``i % C``."""
 
     Params = ToyDatasetParams
+    objectives: ClassVar[tuple[str, ...]] = ("classification", "retrieval")
 
     def __init__(self, params: ToyDatasetParams | None = None) -> None:
         self.params = p = params or ToyDatasetParams()

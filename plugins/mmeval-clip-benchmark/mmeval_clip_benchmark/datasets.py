@@ -218,6 +218,8 @@ class CLIPBenchmarkDataset:
 class Classification(CLIPBenchmarkDataset):
     """Images with CLIP_benchmark's class names and zero-shot templates."""
 
+    objectives: ClassVar[tuple[str, ...]] = ("classification",)
+
     def __init__(self, params: ClassificationParams) -> None:
         super().__init__(params)
         self.class_names: tuple[str, ...] = tuple(self.source.classes)
@@ -235,6 +237,7 @@ class Retrieval(CLIPBenchmarkDataset):
     id is the image's file name."""
 
     Params: ClassVar[type[ClassificationParams]] = RetrievalParams
+    objectives: ClassVar[tuple[str, ...]] = ("retrieval",)
     class_names = None
 
     def sample_id(self, index: int) -> str:
