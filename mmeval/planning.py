@@ -263,7 +263,7 @@ def preflight(comp: Component, params: BaseModel, path: str) -> None:
     if check is None:
         return
     try:
-        check(params)
+        check(params, **({"variant": comp.variant} if comp.variant is not None else {}))
     except (DataError, ModelLoadError, MissingDependencyError) as exc:
         raise SpecError(str(exc), path) from None
 

@@ -158,7 +158,10 @@ def load_datasets(the_plan: Plan) -> dict[int, Dataset]:
     out: dict[int, Dataset] = {}
     for task in {c.task.index: c.task for c in the_plan.cells}.values():
         where = task.dataset.path
-        dataset = task.dataset.build()
+        try:
+            dataset = task.dataset.build()
+        except DataError as exc:
+            raise DataError(f"{where}: {exc}") from None
         if len(dataset) == 0:
             raise DataError(f"{where}: dataset '{task.dataset.name}' has no samples; check its "
                             "root / annotation")

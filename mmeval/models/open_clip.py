@@ -7,6 +7,7 @@ Ilharco et al., "OpenCLIP", 2021 (https://github.com/mlfoundations/open_clip).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,75 @@ def import_open_clip() -> Any:
     return open_clip
 
 
+def is_path(pretrained: str | None) -> bool:
+    """A checkpoint path rather than an open_clip tag."""
+    return bool(pretrained) and (bool(Path(str(pretrained)).suffix) or "/" in str(pretrained))
+
+
+def check_cached(arch: str, tag: str, cache_dir: str | None) -> None:
+    """ModelLoadError unless open_clip knows ``tag`` for ``arch`` and its weights are cached
+    (Hugging Face hub cache, or open_clip's URL cache), without touching the network."""
+    from open_clip import pretrained as op
+
+    import_open_clip()
+    cfg = op.get_pretrained_cfg(arch, tag)
+    if not cfg:
+        tags = op.list_pretrained_tags_by_model(arch)
+        raise ModelLoadError(f"open_clip has no weights '{tag}' for {arch} (its tags: "
+                             f"{', '.join(tags) or 'none'}); or pass a local checkpoint path")
+    looked = []
+    if cfg.get("file"):
+        looked.append(cfg["file"])
+        if Path(cfg["file"]).is_file():
+            return
+    if cfg.get("hf_hub"):
+        from huggingface_hub import try_to_load_from_cache
+
+        repo, name = os.path.split(cfg["hf_hub"])
+        files = list(dict.fromkeys([name or op.HF_WEIGHTS_NAME, "open_clip_model.safetensors",
+                                    Path(name or op.HF_WEIGHTS_NAME).with_suffix(".safetensors").name]))
+        looked.append(f"{repo} ({', '.join(files)}) in the Hugging Face cache")
+        if any(isinstance(try_to_load_from_cache(repo, f, cache_dir=cache_dir), str) for f in files):
+            return
+    if cfg.get("url"):
+        file = Path(cache_dir or "~/.cache/clip").expanduser() / os.path.basename(cfg["url"])
+        looked.append(str(file))
+        if file.is_file():
+            return
+    raise ModelLoadError(f"the weights of openclip/{arch} '{tag}' are not in the local cache "
+                         f"(looked for {'; '.join(looked)}); downloads are not possible offline: "
+                         "fetch them on a connected machine or pass a local checkpoint path")
+
+
+def check_shapes(arch: str, path: Path) -> None:
+    """ModelLoadError unless the safetensors checkpoint at ``path`` fits ``arch`` (torch files
+    are checked when loaded)."""
+    if path.suffix != ".safetensors":
+        return
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            names = f.keys()  # a safetensors handle is not iterable
+            shapes = {k.removeprefix("module."): tuple(f.get_slice(k).get_shape()) for k in names}
+    except Exception as exc:  # safetensors raises its own error types for a corrupt header
+        raise ModelLoadError(f"cannot read checkpoint '{path}': {exc}") from None
+    with torch.device("meta"):
+        model = import_open_clip().create_model(arch, device="meta")
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    common = sorted(expected.keys() & shapes.keys())
+    wrong = [k for k in common if expected[k] != shapes[k]]
+    if not common:
+        raise ModelLoadError(f"checkpoint '{path}' holds none of openclip/{arch}'s tensors; pass "
+                             "the architecture it was saved from")
+    if wrong:
+        k = wrong[0]
+        raise ModelLoadError(f"checkpoint '{path}' does not fit openclip/{arch}: {len(wrong)} "
+                             f"tensor(s) differ in shape (e.g. {k}: {list(shapes[k])} in the file, "
+                             f"{list(expected[k])} in the architecture); pass the architecture it "
+                             "was saved from")
+
+
 class OpenCLIPParams(Params):
     pretrained: str | None = Field(
         default=None, description="open_clip tag (e.g. 'openai', needs the weights in the local "
@@ -49,7 +119,7 @@ class OpenCLIPParams(Params):
     @field_validator("pretrained")
     @classmethod
     def _readable(cls, v: str | None) -> str | None:
-        return check_checkpoint(v) if v and (Path(v).suffix or "/" in v) else v
+        return check_checkpoint(v) if is_path(v) else v
 
 
 class OpenCLIPModel(Trainable, nn.Module):
@@ -67,16 +137,18 @@ class OpenCLIPModel(Trainable, nn.Module):
         p = params or OpenCLIPParams()
         self.params, self.arch = p, variant
         pretrained = p.pretrained
-        if pretrained and (Path(pretrained).suffix or "/" in pretrained) and not Path(pretrained).is_file():
+        if is_path(pretrained) and not Path(str(pretrained)).is_file():
             raise ModelLoadError(f"checkpoint '{pretrained}' for openclip/{variant} does not exist")
         try:
             self.model = open_clip.create_model(variant, pretrained=pretrained, cache_dir=p.cache_dir,
                                                 weights_only=True, require_pretrained=bool(pretrained))
         except Exception as exc:  # open_clip raises RuntimeError/ValueError/HF errors
+            hint = ("check that it was saved from this architecture" if is_path(pretrained) else
+                    "downloads are not possible offline: pass a local checkpoint path or put the "
+                    "weights in cache_dir")
             raise ModelLoadError(
                 f"cannot load openclip/{variant} with pretrained={pretrained!r}: "
-                f"{type(exc).__name__}: {exc}. Downloads are not possible offline: pass a local "
-                f"checkpoint path or put the weights in cache_dir") from exc
+                f"{type(exc).__name__}: {exc}; {hint}") from exc
         self.tokenizer = open_clip.get_tokenizer(variant)
         cfg = self.model.visual.preprocess_cfg
         size = cfg["size"]
@@ -86,6 +158,17 @@ class OpenCLIPModel(Trainable, nn.Module):
         self.input_spec = InputSpec(attack_size, tuple(cfg["mean"]), tuple(cfg["std"]))
         self.register_buffer("mean", torch.tensor(cfg["mean"]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(cfg["std"]).view(1, 3, 1, 1), persistent=False)
+
+    @classmethod
+    def preflight(cls, params: OpenCLIPParams, variant: str) -> None:
+        """A tag's weights are in the local cache; a safetensors checkpoint's tensors have the
+        architecture's shapes (read from its header against a meta-device model)."""
+        if not params.pretrained:
+            return
+        if is_path(params.pretrained):
+            check_shapes(variant, Path(params.pretrained))
+        else:
+            check_cached(variant, params.pretrained, params.cache_dir)
 
     @staticmethod
     def check_variant(arch: str) -> None:

@@ -114,6 +114,7 @@ class TinyCLIP(OpenCLIPModel):
     user checkpoint."""
 
     Params = TinyCLIPParams
+    preflight = None  # nothing to check: the zoo builds the checkpoint on first use
 
     def __init__(self, params: TinyCLIPParams | None = None) -> None:
         from . import ensure

@@ -3,12 +3,14 @@ the TeCoA/MMCoA suite, or exits 2 naming a missing dataset and its layout before
 built; run (with the zoo's tiny CLIP in place of ViT-B/32) it writes the suite table, average
 column included, into report.md and report.html."""
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import huggingface_hub.constants
 import pytest
 from mmeval_clip_benchmark.catalog import TECOA
 from mmeval_clip_benchmark.fabricate import fabricate_suite
@@ -26,18 +28,44 @@ def data_root(tmp_path_factory):
     return root
 
 
-def _validate(root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mmeval", "validate", str(EXAMPLE)],
-                          capture_output=True, text=True,
-                          env={**os.environ, "MMEVAL_DATA_ROOT": str(root)})
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """A Hugging Face cache holding (a stand-in for) the example's open_clip weights, which
+    validate looks for without reading them."""
+    hub = tmp_path_factory.mktemp("hub")
+    repo = hub / "models--timm--vit_base_patch32_clip_224.openai"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    (repo / "snapshots" / ("0" * 40)).mkdir(parents=True)
+    (repo / "snapshots" / ("0" * 40) / "open_clip_model.safetensors").write_bytes(b"")
+    return hub
+
+
+def _validate(root: Path, hub: Path) -> subprocess.CompletedProcess:
+    """``mmeval validate`` on the example's spec for ``root``, with checksums relaxed (validate
+    reads each dataset's first sample, and fabricated files cannot match the published sums)."""
+    spec = _spec(root)
+    spec["tasks"][0]["suite"]["params"]["verify_checksums"] = False
+    path = root.parent / f"{root.name}-spec.json"
+    path.write_text(json.dumps(spec))
+    return subprocess.run([sys.executable, "-m", "mmeval", "validate", str(path)],
+                          capture_output=True, text=True, env={**os.environ, "HF_HUB_CACHE": str(hub)})
+
+
+def _spec(root: Path) -> dict:
+    os.environ["MMEVAL_DATA_ROOT"] = str(root)
+    try:
+        return load_spec(EXAMPLE).canonical()
+    finally:
+        del os.environ["MMEVAL_DATA_ROOT"]
 
 
 def _pct(v) -> str:
     return f"{100 * v.value:.1f} [{100 * v.low:.1f}, {100 * v.high:.1f}]"
 
 
-def test_validate_lists_one_task_per_dataset(data_root):
-    proc = _validate(data_root)
+def test_validate_lists_one_task_per_dataset(data_root, hub):
+    proc = _validate(data_root, hub)
     assert proc.returncode == 0, proc.stderr
     assert "16 task(s), 32 cell(s)" in proc.stdout
     for name in TECOA:
@@ -45,10 +73,10 @@ def test_validate_lists_one_task_per_dataset(data_root):
                 in proc.stdout)
 
 
-def test_validate_names_a_missing_dataset_and_its_layout(data_root, tmp_path, monkeypatch):
+def test_validate_names_a_missing_dataset_and_its_layout(data_root, hub, tmp_path, monkeypatch):
     root = tmp_path / "data"
     shutil.copytree(data_root, root, ignore=shutil.ignore_patterns("dtd"))
-    proc = _validate(root)
+    proc = _validate(root, hub)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("SpecError: tasks[0].suite: 1 of the 16 datasets of suite "
                                   "'clip-benchmark/tecoa' cannot be used")
@@ -58,14 +86,13 @@ def test_validate_names_a_missing_dataset_and_its_layout(data_root, tmp_path, mo
     # planning refuses it before any model is built
     model = mmeval.get_host().registry.get("model", "openclip/ViT-B-32").load()
     monkeypatch.setattr(model, "__init__", lambda *a, **k: pytest.fail("model built"))
-    monkeypatch.setenv("MMEVAL_DATA_ROOT", str(root))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))
     with pytest.raises(SpecError, match=r"suite\[dtd\]"):
-        plan(load_spec(EXAMPLE))
+        plan(_spec(root))
 
 
-def test_run_writes_the_suite_table_with_its_average(data_root, tmp_path, monkeypatch):
-    monkeypatch.setenv("MMEVAL_DATA_ROOT", str(data_root))
-    data = load_spec(EXAMPLE).canonical()
+def test_run_writes_the_suite_table_with_its_average(data_root, tmp_path):
+    data = _spec(data_root)
     data["models"] = [{"name": "zoo/tiny-clip-shapes", "label": "tiny CLIP"}]
     data["tasks"][0]["suite"]["params"].update(image_size=48, verify_checksums=False)
     data["attacks"][1]["params"]["steps"] = 5
