@@ -43,8 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--device", help="cpu, cuda, cuda:N or auto")
     tr.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
-    val = sub.add_parser("validate", help="check a spec and print its cells, without computing")
+    val = sub.add_parser("validate", help="check a spec, its datasets and models (without "
+                         "loading them), and print its tasks and cells; no attack runs")
     val.add_argument("spec")
+    val.add_argument("--deep", action="store_true",
+                     help="also build every model on the CPU and score each task's first sample")
 
     lst = sub.add_parser("list", help="list registered components")
     lst.add_argument("kind", nargs="?", choices=[f"{k}s" for k in KINDS])
@@ -134,14 +137,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .attacks.compose import building
     from .planning import plan
-    from .runner import load_datasets
     from .spec import load_spec
+    from .validation import validate
 
     the_plan = plan(load_spec(args.spec))
-    with building(the_plan.host):
-        load_datasets(the_plan)  # each built, its first sample checked: no model, no journal
+    validate(the_plan, deep=args.deep)
     tasks = list({c.task.index: c.task for c in the_plan.cells}.values())
     print(f"spec '{the_plan.spec.name}' is valid: {len(tasks)} task(s), "
           f"{len(the_plan.cells)} cell(s)")

@@ -7,6 +7,7 @@ through validate.)"""
 import json
 import shutil
 
+import torch
 from test_models import TINY_ARCH, _tiny_hf_dir
 
 from mmeval.cli import main
@@ -70,3 +71,22 @@ def test_a_hugging_face_directory_without_its_tokenizer(tmp_path, capsys):
                                         "files (tokenizer.json, ")
     tok = {"model": str(bare), "tokenizer": str(path)}  # the tokenizer from elsewhere: fine
     assert _validate(tmp_path, capsys, [{"name": "hf/clip", "params": tok}])[0] == 0
+
+
+def test_deep_builds_the_models_and_catches_what_only_loading_shows(tmp_path, capsys):
+    """A torch checkpoint's shapes are known only once loaded: --deep builds the model."""
+    model = OpenCLIPModel(OpenCLIPParams(), variant=TINY_ARCH)
+    torch.save({"visual.conv1.weight": torch.zeros(3)}, tmp_path / "w.pt")
+    spec = tmp_path / "spec.json"
+    bad = {"name": f"openclip/{TINY_ARCH}", "params": {"pretrained": str(tmp_path / "w.pt")}}
+    spec.write_text(json.dumps(toy_spec(models=[bad], output_dir=str(tmp_path / "run"))))
+    assert main(["validate", str(spec)]) == 0
+    capsys.readouterr()
+    assert main(["validate", "--deep", str(spec)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ModelLoadError: models[0]: cannot load openclip/mmeval-tiny-clip") and len(
+        err.splitlines()) == 1
+    good = model.save_checkpoint(tmp_path / "ok")
+    spec.write_text(json.dumps(toy_spec(models=[good], output_dir=str(tmp_path / "run"))))
+    assert main(["validate", "--deep", str(spec)]) == 0
+    assert not (tmp_path / "run").exists()

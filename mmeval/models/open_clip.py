@@ -146,9 +146,10 @@ class OpenCLIPModel(Trainable, nn.Module):
             hint = ("check that it was saved from this architecture" if is_path(pretrained) else
                     "downloads are not possible offline: pass a local checkpoint path or put the "
                     "weights in cache_dir")
+            detail = " ".join(str(exc).split())  # torch lists size mismatches over many lines
             raise ModelLoadError(
                 f"cannot load openclip/{variant} with pretrained={pretrained!r}: "
-                f"{type(exc).__name__}: {exc}; {hint}") from exc
+                f"{type(exc).__name__}: {detail}; {hint}") from exc
         self.tokenizer = open_clip.get_tokenizer(variant)
         cfg = self.model.visual.preprocess_cfg
         size = cfg["size"]
