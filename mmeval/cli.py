@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="list registered components")
     lst.add_argument("kind", nargs="?", choices=[f"{k}s" for k in KINDS])
+    lst.add_argument("--params", action="store_true", help="also each component's params")
+
+    desc = sub.add_parser("describe", help="a component's description, origin and every param "
+                          "(type, default, constraint), with a spec entry")
+    desc.add_argument("name")
 
     sub.add_parser("plugins", help="list plugins with their distributions and versions")
 
@@ -161,6 +166,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from .describe import params_of
     from .plugins import get_host
 
     registry = get_host().registry
@@ -170,6 +176,18 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for comp in registry.components(kind):  # type: ignore[arg-type]
             alias = f" (aliases: {', '.join(comp.aliases)})" if comp.aliases else ""
             print(f"  {comp.name:<34} {comp.summary}  [{comp.origin}]{alias}")
+            if args.params:
+                params = ", ".join(f"{p.name}: {p.type} = {p.default}" for p in params_of(comp))
+                print(f"      params: {params or 'none'}")
+    return 0
+
+
+def _cmd_describe(args: argparse.Namespace) -> int:
+    from .describe import describe
+    from .plugins import get_host
+
+    host = get_host()
+    print("\n\n".join(describe(c, host) for c in host.registry.lookup(args.name)))
     return 0
 
 
@@ -210,6 +228,7 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": _cmd_run, "train": _cmd_train, "validate": _cmd_validate, "list": _cmd_list,
+            "describe": _cmd_describe,
             "plugins": _cmd_plugins, "report": _cmd_report, "zoo": _cmd_zoo}
 
 

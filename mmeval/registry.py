@@ -73,7 +73,8 @@ class Component:
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
-            raise spec_error_from(exc, path) from None
+            raise spec_error_from(exc, path, f"`mmeval describe {self.name}` lists its params") \
+                from None
 
     def instantiate(self, params: BaseModel, **kwargs: Any) -> Any:
         """Call the target with already-validated params (and the variant, for a family)."""
@@ -130,8 +131,9 @@ def format_path(loc: Sequence[str | int]) -> str:
     return out
 
 
-def spec_error_from(exc: ValidationError, prefix: str = "") -> SpecError:
-    """Turn a pydantic error into a SpecError whose path is the first failing field."""
+def spec_error_from(exc: ValidationError, prefix: str = "", hint: str = "") -> SpecError:
+    """Turn a pydantic error into a SpecError whose path is the first failing field (``hint``:
+    where to look up the valid fields)."""
     err = exc.errors()[0]
     loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
     path = format_path(loc)
@@ -139,9 +141,12 @@ def spec_error_from(exc: ValidationError, prefix: str = "") -> SpecError:
         path = f"{prefix}.{path}" if path else prefix
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
-        msg = "unknown field; remove it or check the spelling (see `mmeval list` / docs)"
+        msg = ("unknown field; remove it or check the spelling ("
+               + (hint or "docs/spec-reference.md lists every field") + ")")
     elif "input" in err and err["type"] != "missing":
         msg = f"{msg} (got {err['input']!r})"
+    if hint and err["type"] != "extra_forbidden":
+        msg = f"{msg}; {hint}"
     more = len(exc.errors()) - 1
     return SpecError(msg + (f" [+{more} more error(s)]" if more else ""), path or None)
 
@@ -207,6 +212,22 @@ class ComponentRegistry:
         raise UnknownComponentError(
             f"unknown {kind} '{name}'; {hint}see `mmeval list {kind}s` for what is available", path
         )
+
+    def lookup(self, name: str) -> list[Component]:
+        """Every component named ``name``, of any kind; UnknownComponentError with close names
+        if there is none."""
+        found = []
+        for kind in KINDS:
+            try:
+                found.append(self.get(kind, name))
+            except UnknownComponentError:
+                continue
+        if not found:
+            names = [n for kind in KINDS for n in self._names[kind]]
+            close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+            hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+            raise UnknownComponentError(f"no component is named '{name}'; {hint}see `mmeval list`")
+        return found
 
     def components(self, kind: Kind) -> list[Component]:
         return sorted(self._by_kind[kind].values(), key=lambda c: c.name)

@@ -1,5 +1,6 @@
 """Reference pages generated from the code (``python -m mmeval.docgen``): ``docs/plugin-hooks.md``
-from the hook specs and ``docs/spec-reference.md`` from the pydantic spec models. Tests fail when
+from the hook specs, ``docs/spec-reference.md`` from the pydantic spec models and
+``docs/components.md`` from the registry. Tests fail when
 a committed page differs from what the code generates."""
 
 from __future__ import annotations
@@ -82,7 +83,15 @@ def spec_page() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-PAGES = {"plugin-hooks.md": hooks_page, "spec-reference.md": spec_page}
+def components_md() -> str:
+    from ..describe import components_page
+    from ..plugins import PluginHost
+
+    return components_page(PluginHost())
+
+
+PAGES = {"plugin-hooks.md": hooks_page, "spec-reference.md": spec_page,
+         "components.md": components_md}
 
 
 def main(argv: list[str] | None = None) -> int:
