@@ -43,7 +43,7 @@ def test_unknown_field_exits_2_naming_the_path(tmp_path, capsys, no_builds):
     err = capsys.readouterr().err
     assert code == 2
     assert err.strip() == "SpecError: run.batch: unknown field; remove it or check the spelling " \
-                          "(see `mmeval list` / docs)"
+                          "(docs/spec-reference.md lists every field)"
 
 
 def test_debug_shows_traceback(tmp_path, capsys, no_builds):
