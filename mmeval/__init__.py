@@ -62,6 +62,7 @@ _EXPORTS: dict[str, str] = {
         "AttackOutput", "Batch", "MetricValue", "Outcome", "Sample", "SampleRecord", "SuiteMember",
         "ThreatModel",
     ), ".types"),
+    **dict.fromkeys(("register_model", "wrap_hf", "wrap_open_clip"), ".models.in_memory"),
     "load_zoo": ".zoo:load",
     "cache_dir": ".zoo:cache_dir",
 }
@@ -212,6 +213,7 @@ __all__ = [
     "project",
     "random_start",
     "recompute",
+    "register_model",
     "sample_seed",
     "stage",
     "stages",
@@ -220,4 +222,6 @@ __all__ = [
     "trained_model",
     "verify_output",
     "wilson",
+    "wrap_hf",
+    "wrap_open_clip",
 ]

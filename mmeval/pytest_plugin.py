@@ -1,7 +1,8 @@
 """mmeval's pytest plugin (entry point ``pytest11``): robustness checks as tests.
 
-- ``mmeval_evaluate(spec_or_path)``: run a spec (an EvalSpec, a dict, or a ``.py``/``.json`` path)
-  and return its :class:`~mmeval.RunResult`; identical specs run once per session.
+- ``mmeval_evaluate(spec_or_path, models={label: obj})``: run a spec (an EvalSpec, a dict, or a
+  ``.py``/``.json`` path), with model objects from your own code if given, and return its
+  :class:`~mmeval.RunResult`; identical specs run once per session.
 - ``mmeval_baseline(result, metrics, name=..., tolerance=...)``: compare metrics with a stored
   baseline JSON (``baselines/<name>.json`` next to the test file); ``--mmeval-update-baselines``
   writes it; a missing baseline fails with the command that creates it.
@@ -63,11 +64,17 @@ def _mmeval_runner(request: pytest.FixtureRequest,
     root = tmp_path_factory.mktemp("mmeval")
     results = config.stash[_RESULTS]
 
-    def run(spec: Any, nodeid: str) -> Any:
-        from mmeval import evaluate, load_spec
+    def run(spec: Any, nodeid: str, models: dict[str, Any] | None) -> Any:
+        from mmeval import evaluate, get_host, load_spec
+        from mmeval.models.in_memory import with_models
         from mmeval.spec import validate_spec
 
-        spec = load_spec(spec) if isinstance(spec, (str, Path)) else validate_spec(spec)
+        if isinstance(spec, (str, Path)):
+            spec = load_spec(spec)
+        if models:  # model objects: registered, and their weights' digests enter the hash
+            spec = with_models(validate_spec(spec).canonical() if not isinstance(spec, dict)
+                               else spec, models, get_host())
+        spec = validate_spec(spec)
         spec = spec.model_copy(update={"run": spec.run.model_copy(update={"progress": False})})
         key = spec.spec_hash()  # the session's --mmeval-* options are the same for every spec
         if key not in results:
@@ -80,9 +87,11 @@ def _mmeval_runner(request: pytest.FixtureRequest,
 
 @pytest.fixture()
 def mmeval_evaluate(request: pytest.FixtureRequest,
-                    _mmeval_runner: Callable[..., Any]) -> Callable[[Any], Any]:
-    """``mmeval_evaluate(spec_or_path) -> RunResult`` (cached per spec hash for the session)."""
-    return lambda spec: _mmeval_runner(spec, request.node.nodeid)
+                    _mmeval_runner: Callable[..., Any]) -> Callable[..., Any]:
+    """``mmeval_evaluate(spec_or_path, models=None) -> RunResult`` (cached per spec hash for the
+    session); ``models`` maps labels to model objects defined in your code (see
+    ``mmeval.register_model``)."""
+    return lambda spec, models=None: _mmeval_runner(spec, request.node.nodeid, models)
 
 
 def _baseline_values(result: Any, metrics: Sequence[str]) -> dict[str, float | None]:

@@ -182,10 +182,11 @@ class ComponentRegistry:
         self._names: dict[str, dict[str, Component]] = {k: {} for k in KINDS}
         self._families: dict[str, dict[str, Component]] = {k: {} for k in KINDS}
 
-    def add(self, comp: Component) -> None:
+    def add(self, comp: Component, replace: bool = False) -> None:
+        """Register ``comp``; a name already taken is an error unless ``replace``."""
         names = self._names[comp.kind]
         for n in (comp.name, *comp.aliases):
-            if n in names:
+            if n in names and not replace:
                 other = names[n]
                 raise DuplicateComponentError(
                     f"{comp.kind} name '{n}' is registered twice: by '{other.origin}' "

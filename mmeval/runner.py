@@ -29,7 +29,7 @@ from .errors import DataError, MmevalError, SpecError
 from .hookspecs import BatchEndEvent, CellEndEvent, RunEndEvent, RunStartEvent
 from .lifecycle import Lifecycle, model_key
 from .planning import Cell, Plan, plan
-from .plugins import PluginHost
+from .plugins import PluginHost, get_host
 from .progress import progress
 from .protocols import Dataset, Objective, VLModel
 from .records import Scored, make_records
@@ -82,19 +82,28 @@ def evaluate(
     limit: int | None = None,
     device: str | None = None,
     host: PluginHost | None = None,
+    models: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run ``spec``: a :class:`Plan` runs exactly as planned; a spec is planned first (with the
-    overrides ``out``, ``limit``, ``device``, against ``host``). The datasets and the output
+    overrides ``out``, ``limit``, ``device``, against ``host``). ``models`` maps labels to model
+    objects from your own code (VLModels), registered as ``local/<label>`` and evaluated with the
+    spec's models (whose list may then be empty or absent). The datasets and the output
     directory are checked, every pending cell runs, and the reporters write results.json,
     report.md and report.html. Under torchrun every rank runs its share of each cell and rank 0
     merges the records and reports. Nothing is written before the checks pass, so bad input
     leaves an existing run untouched."""
     if isinstance(spec, Plan):
-        if (out, limit, device, host) != (None, None, None, None):
+        if (out, limit, device, host, models) != (None, None, None, None, None):
             raise SpecError("evaluate(plan) runs the plan as it is; pass out/limit/device/host "
-                            "to plan() instead")
+                            "to plan(), and register model objects with mmeval.register_model")
         the_plan = spec
     else:
+        if models:
+            from .models.in_memory import with_models
+
+            host = host or get_host()
+            data = spec.canonical() if isinstance(spec, EvalSpec) else dict(spec)
+            spec = with_models(data, models, host)
         the_plan = plan(spec, host, limit=limit, device=device, out=out)
     with building(the_plan.host):
         return _execute(the_plan)

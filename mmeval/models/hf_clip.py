@@ -99,23 +99,43 @@ class HFDualEncoder(Trainable, nn.Module):
             raise ModelLoadError(
                 f"cannot load '{p.model}' as {self.model_class}: {exc}. Offline, pass a local "
                 f"directory (save_pretrained) or pre-populate the HF cache") from exc
-        vision = self.model.config.vision_config
-        mean, std, size = self._processor_config(tf, p.model, vision.image_size)
-        self.model_size = (size, size)
+        try:
+            proc = getattr(tf, self.processor_class).from_pretrained(p.model)
+        except OSError:
+            proc = None
+        self._adopt(proc)
+
+    @staticmethod
+    def wrap(model: nn.Module, processor: Any, *, image_size: int | None = None) -> HFDualEncoder:
+        """A VLModel around a transformers ``CLIPModel`` or ``SiglipModel`` already in memory and
+        its processor (``AutoProcessor``: tokenizer and image processor)."""
+        kinds = {c.model_class: c for c in (HFCLIP, HFSigLIP)}
+        cls = kinds.get(type(model).__name__)
+        if cls is None:
+            raise ModelLoadError(f"wrap_hf takes a {' or '.join(kinds)}, not "
+                                 f"{type(model).__name__}")
+        self = cls.__new__(cls)
+        super(HFDualEncoder, self).__init__()
+        self.params = HFParams(model="in-memory", image_size=image_size)
+        self.model, self.tokenizer = model, processor.tokenizer
+        self._adopt(processor.image_processor)
+        return self
+
+    def _adopt(self, proc: Any) -> None:
+        """Resolution, mean and std from the image processor ``proc`` (None: the defaults)."""
+        default = self.model.config.vision_config.image_size
+        if proc is None:
+            mean, std, size = self.default_mean, self.default_std, default
+        else:
+            size = proc.size.get("shortest_edge") or proc.size.get("height") or default
+            mean, std = tuple(proc.image_mean), tuple(proc.image_std)
+        self.model_size = (int(size), int(size))
+        p = self.params
         attack = (p.image_size, p.image_size) if p.image_size else self.model_size
         self.input_spec = InputSpec(attack, mean, std)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.max_length = getattr(self.model.config.text_config, "max_position_embeddings", 77)
-
-    def _processor_config(self, tf: Any, source: str,
-                          default_size: int) -> tuple[tuple[float, ...], tuple[float, ...], int]:
-        try:
-            proc = getattr(tf, self.processor_class).from_pretrained(source)
-        except OSError:
-            return self.default_mean, self.default_std, default_size
-        size = proc.size.get("shortest_edge") or proc.size.get("height") or default_size
-        return tuple(proc.image_mean), tuple(proc.image_std), int(size)
 
     @property
     def logit_scale(self) -> float:

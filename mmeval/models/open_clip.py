@@ -150,7 +150,24 @@ class OpenCLIPModel(Trainable, nn.Module):
             raise ModelLoadError(
                 f"cannot load openclip/{variant} with pretrained={pretrained!r}: "
                 f"{type(exc).__name__}: {detail}; {hint}") from exc
-        self.tokenizer = open_clip.get_tokenizer(variant)
+        self._adopt(open_clip.get_tokenizer(variant))
+
+    @classmethod
+    def wrap(cls, model: nn.Module, tokenizer: Any, *, image_size: int | None = None,
+             interpolation: str | None = None) -> OpenCLIPModel:
+        """A VLModel around an open_clip model already in memory (``open_clip.create_model``'s,
+        fine-tuned in your own code) and its tokenizer; the image size, mean and std come from
+        the model's preprocess config."""
+        self = cls.__new__(cls)
+        super(OpenCLIPModel, self).__init__()
+        self.params = OpenCLIPParams(image_size=image_size, interpolation=interpolation)
+        self.arch, self.model = "in-memory", model
+        self._adopt(tokenizer)
+        return self
+
+    def _adopt(self, tokenizer: Any) -> None:
+        """Read resolution, mean and std from ``self.model``'s preprocess config."""
+        p, self.tokenizer = self.params, tokenizer
         cfg = self.model.visual.preprocess_cfg
         size = cfg["size"]
         self.model_size = (size, size) if isinstance(size, int) else tuple(size)
