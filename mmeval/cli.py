@@ -175,7 +175,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"{kind}s:")
         for comp in registry.components(kind):  # type: ignore[arg-type]
             alias = f" (aliases: {', '.join(comp.aliases)})" if comp.aliases else ""
-            print(f"  {comp.name:<34} {comp.summary}  [{comp.origin}]{alias}")
+            clash = (" (registered twice: unusable until one plugin is disabled)"
+                     if (kind, comp.name) in registry.conflicts else "")
+            print(f"  {comp.name:<34} {comp.summary}  [{comp.origin}]{alias}{clash}")
             if args.params:
                 params = ", ".join(f"{p.name}: {p.type} = {p.default}" for p in params_of(comp))
                 print(f"      params: {params or 'none'}")

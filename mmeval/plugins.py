@@ -7,6 +7,7 @@ others still load.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import warnings
@@ -17,7 +18,7 @@ from typing import Any, Literal
 import pluggy
 
 from . import hookspecs
-from .errors import DuplicateComponentError, PluginLoadError
+from .errors import PluginLoadError
 from .registry import ComponentRegistry
 
 ENTRY_POINT_GROUP = "mmeval"
@@ -60,10 +61,23 @@ class PluginHost:
     def register(
         self, plugin: Any, name: str, *, distribution: str | None = None, version: str = ""
     ) -> None:
-        """Register a plugin object (module or instance with ``@hookimpl`` methods) under ``name``."""
-        self.pm.register(plugin, name=name)
-        self._infos[name] = PluginInfo(name, distribution or name, version, "loaded")
+        """Register a plugin object (module or instance with ``@hookimpl`` methods) under ``name``.
+        A hook implementation whose name no hook has (a misspelling) fails the plugin, with the
+        closest hook names."""
+        dist = distribution or name
+        unknown = [attr for attr in dir(plugin) if attr.startswith("mmeval_")
+                   and hasattr(getattr(plugin, attr, None), "mmeval_impl")
+                   and not hasattr(hookspecs, attr)]
         self._registry = None
+        if unknown:
+            hooks = [h for h in dir(hookspecs) if h.startswith("mmeval_")]
+            why = "; ".join(f"'{u}' is no mmeval hook" + "".join(
+                f" (did you mean '{c}'?)" for c in difflib.get_close_matches(u, hooks, n=1))
+                for u in unknown)
+            self._fail(name, dist, version, f"implements unknown hooks: {why}")
+            return
+        self.pm.register(plugin, name=name)
+        self._infos[name] = PluginInfo(name, dist, version, "loaded")
 
     def _load_entry_points(self) -> None:
         disabled = _disabled()
@@ -128,13 +142,13 @@ class PluginHost:
                     continue
                 try:
                     impl.function(registry=registry.view(kind, impl.plugin_name))
-                except DuplicateComponentError:
-                    raise
                 except Exception as exc:
                     info = self._infos[impl.plugin_name]
                     broken.add(impl.plugin_name)
                     self._fail(info.name, info.distribution, info.version,
                                f"raised in {hook_name}: {type(exc).__name__}: {exc}")
+        registry.failed = [(i.name, i.error or "") for i in self._infos.values()
+                           if i.status == "failed"]
         return registry
 
     def plugins(self) -> list[PluginInfo]:

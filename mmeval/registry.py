@@ -151,6 +151,10 @@ def spec_error_from(exc: ValidationError, prefix: str = "", hint: str = "") -> S
     return SpecError(msg + (f" [+{more} more error(s)]" if more else ""), path or None)
 
 
+#: origins whose names may go without a namespace: the core's built-ins
+CORE_ORIGINS = frozenset({"mmeval"})
+
+
 class KindRegistry:
     """The view of the registry a ``mmeval_register_<kind>s`` hook receives."""
 
@@ -168,7 +172,11 @@ class KindRegistry:
     ) -> None:
         """Register ``name`` -> ``target`` (an object or ``"module:attr"``). ``params`` defaults to
         the target's ``Params`` attribute, looked up lazily. A name ending in ``/*`` registers a
-        family: ``prefix/anything`` resolves to it and the target gets ``variant="anything"``."""
+        family: ``prefix/anything`` resolves to it and the target gets ``variant="anything"``.
+        A plugin's names carry a namespace (``<namespace>/<name>``); only the core's may not."""
+        if "/" not in name and self.origin not in CORE_ORIGINS:
+            raise ValueError(f"{self.kind} name '{name}' has no namespace; register it as "
+                             f"'{self.origin}/{name}' (names are <namespace>/<name>)")
         self._registry.add(
             Component(self.kind, name, target, self.origin, params, tuple(aliases), description)
         )
@@ -181,18 +189,22 @@ class ComponentRegistry:
         self._by_kind: dict[str, dict[str, Component]] = {k: {} for k in KINDS}
         self._names: dict[str, dict[str, Component]] = {k: {} for k in KINDS}
         self._families: dict[str, dict[str, Component]] = {k: {} for k in KINDS}
+        #: names two plugins registered: unusable (an error naming both when a spec uses one)
+        self.conflicts: dict[tuple[str, str], list[Component]] = {}
+        self._shadowed: list[Component] = []
+        #: plugins that failed to load (name, why): unknown names may be theirs
+        self.failed: list[tuple[str, str]] = []
 
     def add(self, comp: Component, replace: bool = False) -> None:
-        """Register ``comp``; a name already taken is an error unless ``replace``."""
+        """Register ``comp``. A name another plugin already took stays listed under both origins
+        and is an error only when used (``replace``: the new one wins, for model objects)."""
         names = self._names[comp.kind]
-        for n in (comp.name, *comp.aliases):
-            if n in names and not replace:
-                other = names[n]
-                raise DuplicateComponentError(
-                    f"{comp.kind} name '{n}' is registered twice: by '{other.origin}' "
-                    f"(as '{other.name}') and by '{comp.origin}' (as '{comp.name}'); "
-                    f"disable one plugin with MMEVAL_DISABLE_PLUGINS"
-                )
+        clash = [n for n in (comp.name, *comp.aliases) if n in names]
+        if clash and not replace:
+            for n in clash:
+                self.conflicts.setdefault((comp.kind, n), [names[n]]).append(comp)
+            self._shadowed.append(comp)
+            return
         self._by_kind[comp.kind][comp.name] = comp
         for n in (comp.name, *comp.aliases):
             names[n] = comp
@@ -203,6 +215,12 @@ class ComponentRegistry:
         return KindRegistry(self, kind, origin)
 
     def get(self, kind: Kind, name: str, path: str | None = None) -> Component:
+        if (kind, name) in self.conflicts:
+            both = self.conflicts[(kind, name)]
+            origins = " and ".join(f"'{c.origin}' (as '{c.name}')" for c in both)
+            raise DuplicateComponentError(
+                f"{path + ': ' if path else ''}{kind} name '{name}' is registered by {origins}; "
+                "disable one plugin with MMEVAL_DISABLE_PLUGINS=<plugin>")
         if name in self._names[kind]:
             return self._names[kind][name]
         for prefix, family in self._families[kind].items():
@@ -211,8 +229,14 @@ class ComponentRegistry:
         close = difflib.get_close_matches(name, list(self._names[kind]), n=3, cutoff=0.5)
         hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
         raise UnknownComponentError(
-            f"unknown {kind} '{name}'; {hint}see `mmeval list {kind}s` for what is available", path
-        )
+            f"unknown {kind} '{name}'; {hint}see `mmeval list {kind}s` for what is available"
+            + self._failed_note(), path)
+
+    def _failed_note(self) -> str:
+        if not self.failed:
+            return ""
+        return (f"; it may belong to a plugin that failed to load: "
+                f"{', '.join(name for name, _ in self.failed)} (see `mmeval plugins`)")
 
     def lookup(self, name: str) -> list[Component]:
         """Every component named ``name``, of any kind; UnknownComponentError with close names
@@ -231,7 +255,9 @@ class ComponentRegistry:
         return found
 
     def components(self, kind: Kind) -> list[Component]:
-        return sorted(self._by_kind[kind].values(), key=lambda c: c.name)
+        """Every component of ``kind`` by name, both sides of a name conflict included."""
+        shadowed = [c for c in self._shadowed if c.kind == kind]
+        return sorted([*self._by_kind[kind].values(), *shadowed], key=lambda c: (c.name, c.origin))
 
     def __iter__(self) -> Iterator[Component]:
         for kind in KINDS:

@@ -15,6 +15,7 @@ from mmeval import (
     UnknownComponentError,
     evaluate,
     hookimpl,
+    plan,
 )
 from mmeval.hookspecs import REGISTER_HOOKS
 from mmeval.testing import toy_spec
@@ -87,15 +88,50 @@ def test_every_hook_has_a_docstring_and_mmeval_prefix(host):
     assert set(REGISTER_HOOKS.values()) <= set(host.pm.hook.__dict__)
 
 
-def test_duplicate_name_names_both_origins(host):
+def test_a_duplicate_name_is_an_error_only_where_it_is_used(host, capsys):
     class Dup:
         @hookimpl
         def mmeval_register_attacks(self, registry):
             registry.add("mmeval/pgd", Shift)
+            registry.add("dup/other", Shift)
 
     host.register(Dup(), "dup-plugin")
-    with pytest.raises(DuplicateComponentError, match="'mmeval'.*'dup-plugin'"):
+    assert {c.origin for c in host.registry.components("attack")
+            if c.name == "mmeval/pgd"} == {"mmeval", "dup-plugin"}  # listed under both
+    assert host.registry.get("attack", "dup/other").origin == "dup-plugin"  # the rest works
+    assert evaluate(toy_spec(attacks=["clean"]), host=host).cells
+    assert {i.status for i in host.plugins()} == {"loaded"}
+    with pytest.raises(DuplicateComponentError,
+                       match=r"attacks\[1\].name: attack name 'mmeval/pgd' is registered by "
+                             r"'mmeval' .* and 'dup-plugin'.*MMEVAL_DISABLE_PLUGINS"):
+        plan(toy_spec(), host)
+
+
+def test_a_misspelt_hook_fails_its_plugin_with_a_suggestion(host):
+    class Typo:
+        @hookimpl
+        def mmeval_register_attack(self, registry):
+            registry.add("typo/shift", Shift)
+
+    with pytest.warns(RuntimeWarning, match="did you mean 'mmeval_register_attacks'"):
+        host.register(Typo(), "typo")
+    (info,) = [i for i in host.plugins() if i.name == "typo"]
+    assert info.status == "failed" and "'mmeval_register_attack' is no mmeval hook" in info.error
+    with pytest.raises(UnknownComponentError, match="failed to load: typo"):
+        host.registry.get("attack", "typo/shift")
+
+
+def test_a_name_without_namespace_fails_its_plugin(host):
+    class Bare:
+        @hookimpl
+        def mmeval_register_attacks(self, registry):
+            registry.add("noise", Shift)
+
+    host.register(Bare(), "bare")
+    with pytest.warns(RuntimeWarning, match="attack name 'noise' has no namespace; register it "
+                                            "as 'bare/noise'"):
         host.registry  # noqa: B018
+    assert [i.status for i in host.plugins() if i.name == "bare"] == ["failed"]
 
 
 def test_unknown_name_suggests_close_matches(host):
@@ -151,6 +187,9 @@ def test_entry_point_plugins_load_and_a_broken_one_is_reported(fake_plugins):
     assert "broken-plugin 1.2.3" in infos["broken"].error and "libfoo" in infos["broken"].error
     assert ("attack", "good/noop") in host.registry
     assert ("attack", "mmeval/pgd") in host.registry
+    with pytest.raises(UnknownComponentError, match=r"unknown attack 'broken/noise'.*a plugin "
+                                                    r"that failed to load: broken"):
+        host.registry.get("attack", "broken/noise")
 
 
 def test_disable_plugins_env(fake_plugins, monkeypatch):

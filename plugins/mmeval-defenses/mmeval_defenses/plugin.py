@@ -30,6 +30,8 @@ def mmeval_register_attacks(registry) -> None:
 
 @mmeval.hookimpl
 def mmeval_register_metrics(registry) -> None:
-    registry.add("rejection-rate", "mmeval_defenses.multi_shield:RejectionRate")
-    registry.add("robust-accuracy-with-rejection",
-                 "mmeval_defenses.multi_shield:RobustAccuracyWithRejection")
+    registry.add("defenses/rejection-rate", "mmeval_defenses.multi_shield:RejectionRate",
+                 aliases=["rejection-rate"])
+    registry.add("defenses/robust-accuracy-with-rejection",
+                 "mmeval_defenses.multi_shield:RobustAccuracyWithRejection",
+                 aliases=["robust-accuracy-with-rejection"])

@@ -21,5 +21,6 @@ def mmeval_register_attacks(registry) -> None:
 
 @mmeval.hookimpl
 def mmeval_register_metrics(registry) -> None:
-    registry.add("words-perturbed", "mmeval_textattack.metrics:WordsPerturbed")
-    registry.add("queries", "mmeval_textattack.metrics:Queries")
+    registry.add("textattack/words-perturbed", "mmeval_textattack.metrics:WordsPerturbed",
+                 aliases=["words-perturbed"])
+    registry.add("textattack/queries", "mmeval_textattack.metrics:Queries", aliases=["queries"])
