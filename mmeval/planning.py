@@ -101,6 +101,8 @@ class Task:
     index: int
     #: the label of the suite the task was expanded from (None: a task of its own)
     suite: str | None = None
+    #: which samples ``limit`` keeps (see :func:`mmeval.data.select`)
+    sampling: str = "stratified"
 
 
 @dataclass(frozen=True)
@@ -371,7 +373,8 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None, *,
                 group_def = {"model": model.definition(),
                              "defense": defense.definition() if defense else None,
                              "dataset": task.dataset.definition(),
-                             "objective": task.objective.definition(), **salt}
+                             "objective": task.objective.definition(),
+                             "sampling": task.sampling, **salt}
                 group = "g-" + stable_hash(group_def, 12)
                 for attack in attacks:
                     cid = "c-" + stable_hash({**group_def, "attack": attack.definition()}, 12)
@@ -400,14 +403,14 @@ def expand_tasks(spec: EvalSpec, registry: ComponentRegistry) -> list[Task]:
     """The spec's tasks, each suite expanded into one task per member dataset. Every member is
     resolved (its params validated, e.g. its root checked); the members that fail are reported
     together, so one run of ``mmeval validate`` lists every missing root."""
-    found: list[tuple[Resolved, Resolved, int | None, str, str | None]] = []
+    found: list[tuple[Resolved, Resolved, int | None, str, str | None, str]] = []
     for i, t in enumerate(spec.tasks):
         objective = resolve_ref(registry, "objective", t.objective, f"tasks[{i}].objective")
         if t.dataset is not None:
             dataset = resolve_ref(registry, "dataset", t.dataset, f"tasks[{i}].dataset")
             check_serves(dataset, objective)
             found.append((dataset, objective, t.limit, t.label or t.dataset.label or
-                          _default_label(t.dataset), None))
+                          _default_label(t.dataset), None, t.sampling))
             continue
         assert t.suite is not None
         suite = resolve_ref(registry, "suite", t.suite, f"tasks[{i}].suite")
@@ -428,13 +431,13 @@ def expand_tasks(spec: EvalSpec, registry: ComponentRegistry) -> list[Task]:
             except SpecError as exc:
                 failed.append(f"  - {exc}")
                 continue
-            found.append((dataset, objective, t.limit, m.label, label))
+            found.append((dataset, objective, t.limit, m.label, label, t.sampling))
         if failed:
             raise SpecError(f"{len(failed)} of the {len(members)} datasets of suite '{label}' "
                             "cannot be used:\n" + "\n".join(failed), f"tasks[{i}].suite")
     labels = _unique([f[3] for f in found])
-    return [Task(d, o, limit, labels[k], k, suite)
-            for k, (d, o, limit, _, suite) in enumerate(found)]
+    return [Task(d, o, limit, labels[k], k, suite, sampling)
+            for k, (d, o, limit, _, suite, sampling) in enumerate(found)]
 
 
 def _describe(group: str, model: Resolved, defense: Resolved | None, task: Task,

@@ -83,7 +83,8 @@ class Dataset(Protocol):
     (each with one ``{}`` or ``{c}`` slot), or class-specific prompts keyed by class name; the
     zero-shot objective uses them with ``templates="dataset"``. ``objectives`` (a class
     attribute) names the objective kinds its samples serve: ``classification`` needs labels and
-    class names, ``retrieval`` captions."""
+    class names, ``retrieval`` captions. Optional cheap accessors (no image loaded):
+    ``sample_id(i)``, ``texts(i)`` and ``label(i)`` (what a stratified ``limit`` reads)."""
 
     objectives: ClassVar[tuple[str, ...]]
     class_names: Sequence[str] | None

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from . import __version__, checks
 from .attacks.base import check_images
 from .attacks.compose import building
-from .data import Head
+from .data import Subset, select
 from .devices import autocast, resolve_device
 from .distributed import World, local_device, world
 from .errors import DataError, MmevalError, SpecError
@@ -161,10 +161,10 @@ def _unplanned(store: Store, the_plan: Plan) -> list[str]:
             "files) have changed since; they are kept in the journal and not reported"]
 
 
-def load_datasets(the_plan: Plan) -> dict[int, Dataset]:
+def load_datasets(the_plan: Plan) -> dict[int, Subset]:
     """Build every task's dataset and check what is cheap to check before any compute: not
     empty, unique sample ids, and a first sample in range."""
-    out: dict[int, Dataset] = {}
+    out: dict[int, Subset] = {}
     for task in {c.task.index: c.task for c in the_plan.cells}.values():
         where = task.dataset.path
         try:
@@ -174,15 +174,17 @@ def load_datasets(the_plan: Plan) -> dict[int, Dataset]:
         if len(dataset) == 0:
             raise DataError(f"{where}: dataset '{task.dataset.name}' has no samples; check its "
                             "root / annotation")
-        head = Head(dataset, task.limit or len(dataset))
+        seed = int(stable_hash({"seed": the_plan.spec.run.seed,
+                                "dataset": task.dataset.definition()}, 8), 16)
+        chosen = Subset(dataset, select(dataset, task.limit, task.sampling, seed))
         if hasattr(dataset, "sample_id"):
-            ids = [head.sample_id(i) for i in range(len(head))]
+            ids = [chosen.sample_id(i) for i in range(len(chosen))]
             if len(set(ids)) != len(ids):
                 dup = next(i for i in ids if ids.count(i) > 1)
                 raise DataError(f"{where}: dataset '{task.dataset.name}' repeats sample id "
                                 f"'{dup}'; ids must be unique and stable")
-        check_batch(Batch.collate([head[0]]), head.class_names, where)
-        out[task.index] = dataset
+        check_batch(Batch.collate([chosen[0]]), chosen.class_names, where)
+        out[task.index] = chosen
     return out
 
 
@@ -217,15 +219,14 @@ class _Crafter:
 
 class _Runner:
     def __init__(self, the_plan: Plan, store: Store, shard: Store, device: torch.device,
-                 ranks: World, datasets: dict[int, Dataset]) -> None:
+                 ranks: World, datasets: dict[int, Subset]) -> None:
         self.plan, self.store, self.shard, self.device = the_plan, store, shard, device
         self.ranks, self.datasets = ranks, datasets
         self.settings = the_plan.spec.run
         self.models = Lifecycle(self.settings, device)
 
     def total(self, cell: Cell) -> int:
-        dataset = self.datasets[cell.task.index]
-        return min(len(dataset), cell.task.limit or len(dataset))
+        return len(self.datasets[cell.task.index])
 
     def run(self) -> None:
         """Register every cell, then per (model, defense): build the model once, run its gates,
@@ -283,7 +284,7 @@ class _Runner:
         settings = self.settings.checks
         key = model_key(gates[0][1].model, gates[0][1].defense)
         for gate, cell, concerned in gates:
-            dataset = Head(self.datasets[cell.task.index], self.total(cell))
+            dataset = self.datasets[cell.task.index]
             try:
                 if gate == "stochastic":
                     n = min(8, len(dataset))
@@ -313,8 +314,8 @@ class _Runner:
     def _run_cell(self, cell: Cell, model: VLModel, done: set[str]) -> None:
         if self.ranks.main:
             self.store.set_status(cell.id, "running")
-        total = self.total(cell)
-        dataset = Head(self.datasets[cell.task.index], total)
+        dataset = self.datasets[cell.task.index]
+        total = len(dataset)
         todo = self.ranks.shard([i for i in range(total) if dataset.sample_id(i) not in done])
         key = model_key(cell.model, cell.defense)
         objective = self.models.objective(key, model, cell.task, dataset)

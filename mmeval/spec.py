@@ -57,8 +57,8 @@ class ModelSpec(ComponentRef):
 
 
 class TaskSpec(_Strict):
-    """A dataset (or a suite of datasets, one task each) scored by an objective; ``limit`` keeps
-    the first N samples of each dataset."""
+    """A dataset (or a suite of datasets, one task each) scored by an objective; ``limit`` keeps N
+    samples of each dataset, drawn as ``sampling`` says."""
 
     dataset: ComponentRef | None = Field(default=None, description="a registered dataset")
     suite: ComponentRef | None = Field(
@@ -66,7 +66,11 @@ class TaskSpec(_Strict):
         "at plan time into one task per dataset (see `mmeval list suites`)")
     objective: ComponentRef = Field(default_factory=lambda: ComponentRef(name="zero-shot"),
                                     description="zero-shot (classification) or retrieval")
-    limit: int | None = Field(default=None, ge=1, description="evaluate the first N samples")
+    limit: int | None = Field(default=None, ge=1, description="evaluate N samples of each dataset")
+    sampling: Literal["stratified", "first"] = Field(
+        default="stratified", description="which N samples `limit` keeps: `stratified`, classes "
+        "in turn in a seeded order (a seeded uniform sample where labels are not cheap); "
+        "`first`, the first N")
     label: str | None = Field(default=None, description="name in reports (of the suite, for one)")
 
     @model_validator(mode="before")

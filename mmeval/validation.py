@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from .attacks.compose import building
-from .data import Head
+from .data import head
 from .errors import DataError, MmevalError, ModelLoadError
 from .lifecycle import Lifecycle, model_key
 from .planning import Plan, Resolved
@@ -36,10 +36,10 @@ def validate(the_plan: Plan, deep: bool = False) -> None:
         for key, (model, defense) in {**pairs, **sources}.items():
             built = _build(life, model, defense)
             for index, task in tasks.items():
-                head = Head(datasets[index], 1)
-                batch = Batch.collate([head[0]])
+                first = head(datasets[index], 1)
+                batch = Batch.collate([first[0]])
                 with torch.no_grad():
-                    objective = life.objective(key, built, task, head)
+                    objective = life.objective(key, built, task, datasets[index])
                     objective.evaluate(built, batch.images, batch)
             life.release()
 

@@ -2,39 +2,75 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
 
 from ..protocols import Dataset
 from ..types import Sample
 
+Sampling = Literal["stratified", "first"]
 
-class Head:
-    """The first ``n`` samples of ``dataset`` (what a task's ``limit`` selects); passes through
-    ``class_names``, ``templates`` and the cheap accessors (``sample_id``, ``texts``) when the
-    dataset has them."""
 
-    def __init__(self, dataset: Dataset, n: int) -> None:
-        self.dataset, self.n = dataset, min(n, len(dataset))
+class Subset:
+    """The samples at ``indices`` of ``dataset`` (what a task's ``limit`` selects); passes through
+    ``class_names``, ``templates`` and the cheap accessors (``sample_id``, ``texts``, ``label``)
+    when the dataset has them."""
+
+    def __init__(self, dataset: Dataset, indices: Sequence[int]) -> None:
+        self.dataset, self.indices = dataset, list(indices)
         self.class_names: Sequence[str] | None = getattr(dataset, "class_names", None)
         self.templates: Sequence[str] | None = getattr(dataset, "templates", None)
 
     def __len__(self) -> int:
-        return self.n
+        return len(self.indices)
 
-    def _check(self, index: int) -> None:
-        if not 0 <= index < self.n:
+    def _at(self, index: int) -> int:
+        if not 0 <= index < len(self.indices):
             raise IndexError(index)
+        return self.indices[index]
 
     def __getitem__(self, index: int) -> Sample:
-        self._check(index)
-        return self.dataset[index]
+        return self.dataset[self._at(index)]
 
     def sample_id(self, index: int) -> str:
-        self._check(index)
         fn = getattr(self.dataset, "sample_id", None)
-        return fn(index) if fn else self.dataset[index].sample_id
+        return fn(self._at(index)) if fn else self.dataset[self._at(index)].sample_id
 
     def texts(self, index: int) -> tuple[str, ...]:
-        self._check(index)
         fn = getattr(self.dataset, "texts", None)
-        return tuple(fn(index)) if fn else self.dataset[index].texts
+        return tuple(fn(self._at(index))) if fn else self.dataset[self._at(index)].texts
+
+
+def head(dataset: Dataset, n: int) -> Subset:
+    """The first ``n`` samples of ``dataset``."""
+    return Subset(dataset, range(min(n, len(dataset))))
+
+
+def select(dataset: Dataset, limit: int | None, sampling: Sampling, seed: int) -> list[int]:
+    """The positions a task evaluates: every one without a ``limit``; else the first ``limit``
+    (``first``) or, with ``stratified``, classes in turn, each class's samples in a seeded
+    order, so classes are as evenly represented as their counts allow. A dataset without a cheap
+    ``label(index)`` gets a seeded uniform sample instead. A larger limit selects a superset."""
+    n = len(dataset)
+    if limit is None or limit >= n:
+        return list(range(n))
+    if sampling == "first":
+        return list(range(limit))
+    rng = np.random.default_rng(seed)
+    label = getattr(dataset, "label", None)
+    if label is None or not getattr(dataset, "class_names", None):
+        return sorted(int(i) for i in rng.permutation(n)[:limit])
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(n):
+        groups[int(label(i))].append(i)
+    queues = [[members[j] for j in rng.permutation(len(members))]
+              for _, members in sorted(groups.items())]
+    chosen: list[int] = []
+    depth = 0
+    while len(chosen) < limit:
+        chosen += [q[depth] for q in queues if depth < len(q)][:limit - len(chosen)]
+        depth += 1
+    return sorted(chosen)

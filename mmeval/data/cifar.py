@@ -86,6 +86,9 @@ class _Cifar:
     def sample_id(self, index: int) -> str:
         return f"{self.name}-{self.params.split}-{index:05d}"
 
+    def label(self, index: int) -> int:
+        return self.labels[index]
+
     def __getitem__(self, index: int) -> Sample:
         if not 0 <= index < len(self):
             raise IndexError(index)

@@ -54,6 +54,9 @@ class ImageFolder:
     def sample_id(self, index: int) -> str:
         return self.items[index][0].relative_to(self.root).as_posix()
 
+    def label(self, index: int) -> int:
+        return self.items[index][1]
+
     def __getitem__(self, index: int) -> Sample:
         path, label = self.items[index]
         return Sample(self.sample_id(index), load_image(path, self.params.image_size), label)

@@ -184,6 +184,9 @@ class ShapesDataset:
     def attributes(self, index: int) -> Attributes:
         return draw_attributes(self._rng(index))
 
+    def label(self, index: int) -> int:
+        return label_of(self.attributes(index), self.params.classes)
+
     def __getitem__(self, index: int) -> Sample:
         p = self.params
         if not 0 <= index < p.n:

@@ -151,11 +151,14 @@ class ToyDataset:
     def __len__(self) -> int:
         return self.params.n
 
+    def label(self, index: int) -> int:
+        return index % self.params.num_classes
+
     def __getitem__(self, index: int) -> Sample:
         p = self.params
         if not 0 <= index < p.n:
             raise IndexError(index)
-        label = index % p.num_classes
+        label = self.label(index)
         g = torch.Generator().manual_seed(p.sample_seed * 1_000_003 + index)
         noise = p.noise * torch.randn(self._protos.shape[1:], generator=g)
         image = (self._protos[label] + noise).clamp(0.0, 1.0)

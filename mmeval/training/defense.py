@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from pydantic import Field, field_validator
 
-from ..data import Head
+from ..data import head
 from ..errors import SpecError
 from ..models.trainable import check_checkpoint
 from ..objectives.zero_shot import ZeroShotClassification, ZeroShotParams
@@ -82,7 +82,7 @@ class ClassPrompts:
         if not getattr(dataset, "class_names", None):
             raise SpecError("this defense trains on class prompts and needs a dataset with "
                             "class_names (e.g. shapes, cifar10)", "dataset")
-        self.dataset = Head(dataset, 1)
+        self.dataset = head(dataset, 1)
         self.refresh(model)
 
     def refresh(self, model: Any) -> None:

@@ -31,7 +31,7 @@ from .. import __version__
 from ..attacks.base import attack_mode
 from ..attacks.compose import building
 from ..compilation import compile_image_side, compile_mode
-from ..data import Head
+from ..data import head
 from ..devices import autocast, resolve_device
 from ..distributed import local_device, world
 from ..errors import SpecError
@@ -144,7 +144,7 @@ def _train(spec: TrainSpec, host: PluginHost) -> TrainResult:
                             "delete it", "output_dir")
 
     dataset = data_ref.build()
-    dataset = Head(dataset, spec.limit or len(dataset))
+    dataset = head(dataset, spec.limit or len(dataset))
     torch.manual_seed(spec.seed)
     model = model_ref.build()
     if not hasattr(model, "tower_parameters"):

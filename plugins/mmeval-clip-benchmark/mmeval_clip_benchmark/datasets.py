@@ -225,6 +225,16 @@ class Classification(CLIPBenchmarkDataset):
         self.class_names: tuple[str, ...] = tuple(self.source.classes)
         self.templates: Sequence[str] | dict[str, list[str]] = self.source.templates
 
+    def label(self, index: int) -> int:
+        """The class of sample ``index`` from the reader's label list, without its image (PCAM
+        and ObjectNet have none: their image is read)."""
+        for attr in ("targets", "_labels", "labels", "y"):
+            labels = getattr(self.source, attr, None)
+            if labels is not None:
+                fix = self.source.target_transform  # CLIP_benchmark's Flowers-102 label shift
+                return int(fix(labels[index]) if fix else labels[index])
+        return int(self.source[index][1])
+
     def __getitem__(self, index: int) -> Sample:
         if not 0 <= index < len(self):
             raise IndexError(index)

@@ -73,8 +73,10 @@ def test_fabricated_root_loads_with_its_class_names_and_count(name, tmp_path):
     count, first, other = CLASSES[name]
     assert len(ds.class_names) == count
     assert ds.class_names[0] == first and other in ds.class_names
-    labels = {ds[i].label for i in range(0, len(ds), max(1, len(ds) // 25))}
+    picked = range(0, len(ds), max(1, len(ds) // 25))
+    labels = {ds[i].label for i in picked}
     assert labels <= set(range(count)) and len(labels) > 1
+    assert [ds.label(i) for i in picked] == [ds[i].label for i in picked]  # the cheap accessor
     assert ds.templates and all(t.count("{c}") == 1 for t in ds.templates)
 
 
