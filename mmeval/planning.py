@@ -143,6 +143,8 @@ class CellInfo:
     stages: tuple[StageInfo, ...] = ()
     #: the suite the cell's task belongs to (its label; None: a task of its own)
     suite: str | None = None
+    #: the language model a text attack proposes words with (None: no text attack)
+    language_model: str | None = None
 
     @property
     def eps(self) -> float | None:
@@ -386,6 +388,7 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None, *,
                     info = _describe(group, model, defense, task, attack, built[attack.path],
                                      trees[attack.path])
                     cells.append(Cell(cid, group, model, mi, defense, task, attack, info))
+                    _check_language_model(info, task, warnings)
     return Plan(spec, host, tuple(cells), metrics, tuple(warnings))
 
 
@@ -459,7 +462,27 @@ def _describe(group: str, model: Resolved, defense: Resolved | None, task: Task,
         attack_name=attack.name, objective_kind=task.objective.flags["kind"], threat=threat,
         role=role, source=attack.source.label if attack.source else None,
         uses_gradients=flags["uses_gradients"], eot=bool(instance.eot), sweep=sweep,
-        attack_key="a-" + stable_hash(crafting, 12), stages=tree, suite=task.suite)
+        attack_key="a-" + stable_hash(crafting, 12), stages=tree, suite=task.suite,
+        language_model=getattr(instance, "language_model", None))
+
+
+def _check_language_model(info: CellInfo, task: Task, warnings: list[str]) -> None:
+    """Warn when a text attack proposes words with a zoo language model fit only for another
+    domain's captions (the zoo's shapes MLM on real data)."""
+    from .zoo import ENTRIES
+
+    lm = info.language_model or ""
+    entry = ENTRIES.get(lm.removeprefix("zoo/")) if lm.startswith("zoo/") else None
+    if entry is None or entry.domain is None:
+        return
+    if getattr(task.dataset.component.load(), "domain", None) == entry.domain:
+        return
+    text = (f"{info.attack} on {task.label}: the words are proposed by {lm}, a masked LM trained "
+            f"only on the {entry.domain} world's captions, so its substitutions are not real "
+            "language; pass the attack an mlm= trained on real text (a local directory or a "
+            "cached Hugging Face id)")
+    if text not in warnings:
+        warnings.append(text)
 
 
 def _check_compatibility(

@@ -44,6 +44,7 @@ class CellResult:
         return {
             "id": self.id, "group": self.group, "label": i.label, "model": i.model,
             "defense": i.defense, "task": i.task, "suite": i.suite, "attack": i.attack,
+            "language_model": i.language_model,
             "objective_kind": i.objective_kind, "role": i.role, "source": i.source,
             "eps": i.eps, "definition": self.definition, "status": self.status,
             "error": self.error, "n": self.n, "total": self.total, "flagged": self.flagged,

@@ -161,6 +161,12 @@ class Attack:
         """Whether the attack averages gradients over the model's randomness (EOT)."""
         return False
 
+    @property
+    def language_model(self) -> str | None:
+        """The language model that proposes the words a text attack substitutes (None: none);
+        journaled with each cell and named in the report."""
+        return None
+
     def run(self, model: VLModel, batch: Batch, objective: Objective,
             rng: BatchRandomLike) -> AttackOutput:
         raise NotImplementedError

@@ -167,6 +167,8 @@ class ShapesDataset:
 
     Params = ShapesParams
     objectives: ClassVar[tuple[str, ...]] = ("classification", "retrieval")
+    #: what the zoo models were trained on (a text attack with the zoo MLM fits it only)
+    domain: ClassVar[str] = "shapes"
 
     def __init__(self, params: ShapesParams | None = None) -> None:
         self.params = params or ShapesParams()

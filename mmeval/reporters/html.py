@@ -9,7 +9,14 @@ from html import escape
 from ..hookspecs import ReportEvent, hookimpl
 from ..results import Results
 from .plots import curve_png
-from .tables import Table, failed_checks, result_tables, suite_tables, transfer_tables
+from .tables import (
+    Table,
+    failed_checks,
+    language_models,
+    result_tables,
+    suite_tables,
+    transfer_tables,
+)
 
 STYLE = ("body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;margin:1em 0}"
          "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px} th{background:#f4f4f4}")
@@ -47,6 +54,10 @@ def render_html(results: Results) -> str:
     if transfer:
         parts.append("<h2>transfer (rows: source model, columns: target model)</h2>")
         parts += [_table(t, t.title) for t in transfer]
+    lms = "".join(f"<li>{escape(attack)}: {escape(lm)}</li>" for attack, lm in
+                  language_models(results))
+    if lms:
+        parts.append(f"<h2>Language models of the text attacks</h2><ul>{lms}</ul>")
     passed, shown = failed_checks(results)
     items = "".join(f"<li><strong>{escape(gate)}</strong> {escape(status)}: {escape(detail)} — "
                     f"{escape(concerned)}</li>" for gate, status, detail, concerned in shown)

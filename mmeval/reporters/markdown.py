@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from ..hookspecs import ReportEvent, hookimpl
 from ..results import Results
-from .tables import Table, failed_checks, result_tables, suite_tables, transfer_tables
+from .tables import (
+    Table,
+    failed_checks,
+    language_models,
+    result_tables,
+    suite_tables,
+    transfer_tables,
+)
 
 
 def cell_text(text: str) -> str:
@@ -42,6 +49,10 @@ def render_markdown(results: Results) -> str:
         lines += ["", "## transfer (rows: source model, columns: target model)"]
         for table in transfer:
             lines += ["", cell_text(table.title), "", *_table(table)]
+    lms = language_models(results)
+    if lms:
+        lines += ["", "## Language models of the text attacks", ""]
+        lines += [f"- {cell_text(attack)}: {cell_text(lm)}" for attack, lm in lms]
     passed, shown = failed_checks(results)
     lines += ["", "## Sanity checks", "", f"{passed} passed, {len(shown)} failed or skipped."]
     lines += [f"- **{gate}** {status}: {cell_text(detail)} — {cell_text(concerned)}"

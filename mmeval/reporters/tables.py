@@ -126,6 +126,12 @@ def suite_tables(results: Results) -> list[Table]:
     return out
 
 
+def language_models(results: Results) -> list[tuple[str, str]]:
+    """(attack label, language model) of every text attack that proposes words with one."""
+    return list(dict.fromkeys((c.info.attack, c.info.language_model) for c in results.cells
+                              if c.info.language_model))
+
+
 def failed_checks(results: Results) -> tuple[int, list[tuple[str, str, str, str]]]:
     """(gates passed, [(gate, status, detail, concerned cell labels)] of the others)."""
     labels = {c.id: c.info.label for c in results.cells}

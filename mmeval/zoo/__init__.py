@@ -35,18 +35,21 @@ class ZooEntry:
     builder: str  # "module:function(out_dir, seed, progress) -> dict of facts"
     version: int  # bump when the recipe changes, so stale caches are rebuilt
     loader: str  # "module:function(seed) -> the loaded model"
+    #: the data it was trained on: it fits datasets declaring this ``domain`` only
+    domain: str | None = None
 
 
 ENTRIES = {
     "tiny-clip-shapes": ZooEntry(
         "tiny-clip-shapes", "open_clip CLIP (ModifiedResNet + text transformer) on shapes",
-        "mmeval.zoo.tiny_clip:build", 2, "mmeval.zoo.tiny_clip:load"),
+        "mmeval.zoo.tiny_clip:build", 2, "mmeval.zoo.tiny_clip:load", "shapes"),
     "tiny-mlm-shapes": ZooEntry(
         "tiny-mlm-shapes", "BERT masked LM + WordPiece tokenizer on shapes captions",
-        "mmeval.zoo.tiny_mlm:build", 2, "mmeval.zoo.tiny_mlm:load"),
+        "mmeval.zoo.tiny_mlm:build", 2, "mmeval.zoo.tiny_mlm:load", "shapes"),
     "tiny-classifier-shapes": ZooEntry(
         "tiny-classifier-shapes", "CNN image classifier of the 10 shapes (Multi-Shield's classifier)",
-        "mmeval.zoo.tiny_classifier:build", 1, "mmeval.zoo.tiny_classifier:load"),
+        "mmeval.zoo.tiny_classifier:build", 1, "mmeval.zoo.tiny_classifier:load",
+        "shapes"),
 }
 
 

@@ -53,6 +53,10 @@ class JointAttack(Attack):
         return "linf", self.params.eps
 
     @property
+    def language_model(self) -> str | None:
+        return self.text_stage.language_model
+
+    @property
     def threat_model(self) -> ThreatModel:
         norm, eps = self.image_budget()
         text = self.text_stage.threat_model

@@ -43,6 +43,10 @@ class BertAttack(TextAttackBase):
     params: BertAttackParams
 
     @property
+    def language_model(self) -> str:
+        return self.params.mlm
+
+    @property
     def threat_model(self) -> ThreatModel:
         return ThreatModel("text", max_word_fraction=self.params.max_percent_words)
 

@@ -213,6 +213,10 @@ class VLMBertAttack(TextAttackBase):
     params: VLMBertAttackParams
 
     @property
+    def language_model(self) -> str:
+        return self.params.mlm
+
+    @property
     def threat_model(self) -> ThreatModel:
         return ThreatModel("text", max_words=self.params.max_words)
 

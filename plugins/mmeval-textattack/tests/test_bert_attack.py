@@ -11,7 +11,7 @@ from mmeval_textattack.mlm import load_mlm
 from mmeval_textattack.offline import STOPWORDS
 from mmeval_textattack.scores import kl_from
 
-from mmeval import PluginHost, Store, create, create_model, evaluate
+from mmeval import PluginHost, Store, create, create_model, evaluate, plan
 
 SHAPES = tuple(create("dataset", "shapes", n=1, classes="shape").class_names)
 
@@ -172,3 +172,15 @@ def test_class_prompt_attacks_perturb_the_first_prompt_of_an_ensemble(tmp_path):
             assert len(diffs) <= math.ceil(0.4 * len(orig.split())), (orig, adv)
             changed += bool(diffs)
     assert changed > 0
+
+
+def test_the_language_model_is_named_and_a_misfit_one_warned_about(run):
+    result, _ = run
+    cell = next(c for c in result.cells if c["attack"] == "per-image")
+    assert cell["language_model"] == "zoo/tiny-mlm-shapes"
+    assert "- per-image: zoo/tiny-mlm-shapes" in (result.run_dir / "report.md").read_text()
+    assert not result.results["warnings"]  # shapes data: the zoo MLM fits it
+    spec = {**SPEC, "tasks": [{"dataset": {"name": "mmeval/toy", "params": {"n": 4}}}]}
+    warnings = plan(spec).warnings
+    assert any("the words are proposed by zoo/tiny-mlm-shapes, a masked LM trained only on the "
+               "shapes world's captions" in w for w in warnings)
