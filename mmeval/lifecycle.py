@@ -6,6 +6,7 @@ the cells' resolved definitions, never by object identity."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -27,8 +28,9 @@ def model_key(model: Resolved, defense: Resolved | None) -> str:
 
 
 class Lifecycle:
-    def __init__(self, settings: RunSettings, device: torch.device) -> None:
-        self.settings, self.device = settings, device
+    def __init__(self, settings: RunSettings, device: torch.device,
+                 say: Callable[[str], None] = lambda message: None) -> None:
+        self.settings, self.device, self.say = settings, device, say
         self.sources: dict[str, VLModel] = {}
         self.objectives: dict[tuple[str, int], Objective] = {}
 
@@ -52,6 +54,8 @@ class Lifecycle:
     def objective(self, key: str, model: VLModel, task: Task, dataset: Dataset) -> Objective:
         """``task``'s objective prepared for the model ``key`` names, once per model and task."""
         if (key, task.index) not in self.objectives:
+            self.say(f"preparing {task.objective.name} on task {task.label} (embedding its "
+                     "prompts or captions once for this model)")
             objective = task.objective.build()
             objective.prepare(model, dataset)
             self.objectives[(key, task.index)] = objective

@@ -1,4 +1,5 @@
-"""Progress bars: tqdm on a terminal; in a log (CI, redirected output) a line every 30 s at most."""
+"""Progress: a line per phase of a run, and tqdm bars (on a terminal; in a log, such as CI's or
+redirected output, a line every 30 s at most)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,12 @@ import sys
 from typing import Any
 
 from tqdm.auto import tqdm
+
+
+def phase(message: str) -> None:
+    """One line on stderr announcing a phase of a run (loading a model, preparing prompts, ...),
+    so nothing is silent for long before the first progress bar."""
+    print(f"mmeval: {message}", file=sys.stderr, flush=True)
 
 
 def progress(iterable: Any = None, *, enabled: bool = True, **kwargs: Any) -> tqdm:

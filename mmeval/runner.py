@@ -7,6 +7,7 @@ facts come from the plan's cell descriptions."""
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 import sys
 import time
@@ -30,7 +31,7 @@ from .hookspecs import BatchEndEvent, CellEndEvent, RunEndEvent, RunStartEvent
 from .lifecycle import Lifecycle, model_key
 from .planning import Cell, Plan, plan
 from .plugins import PluginHost, get_host
-from .progress import progress
+from .progress import phase, progress
 from .protocols import Dataset, Objective, VLModel
 from .records import Scored, make_records
 from .report import report
@@ -114,6 +115,10 @@ def _execute(the_plan: Plan) -> RunResult:
     dev = local_device(resolve_device(run.device))
     run_dir = the_plan.run_dir
     prepare_run_dir(run_dir)
+    if run.progress and os.environ.get("RANK", "0") == "0":
+        tasks = len({c.task.index for c in the_plan.cells})
+        phase(f"{len(the_plan.cells)} cell(s) over {tasks} task(s) into {run_dir}; loading "
+              "the datasets")
     datasets = load_datasets(the_plan)
     ranks = world(dev)
     try:
@@ -223,7 +228,8 @@ class _Runner:
         self.plan, self.store, self.shard, self.device = the_plan, store, shard, device
         self.ranks, self.datasets = ranks, datasets
         self.settings = the_plan.spec.run
-        self.models = Lifecycle(self.settings, device)
+        self.say = phase if self.settings.progress and ranks.main else (lambda message: None)
+        self.models = Lifecycle(self.settings, device, self.say)
 
     def total(self, cell: Cell) -> int:
         return len(self.datasets[cell.task.index])
@@ -244,11 +250,14 @@ class _Runner:
             gates = checks.model_gates(cells, self.settings.checks, gated) if self.ranks.main else []
             model: VLModel | Exception | None = None
             if gates or any(len(pending[c.id]) < self.total(c) for c in cells):
+                self.say(f"loading model {cells[0].info.model} (defense {cells[0].info.defense})")
                 try:
                     model = self.models.build(cells[0].model, cells[0].defense)
                 except Exception as exc:
                     model = exc
             if gates and not isinstance(model, Exception):
+                self.say(f"running {len(gates)} sanity gate(s) on {cells[0].info.model}: "
+                         + ", ".join(dict.fromkeys(g for g, _, _ in gates)))
                 self._run_gates(model, gates)  # type: ignore[arg-type]
             for cell in cells:
                 self._cell(cell, model, pending[cell.id])

@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -94,6 +95,9 @@ def ensure(name: str, seed: int = 0, progress: bool = True) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         builder = _function(entry.builder)
+        if progress:
+            print(f"mmeval: building zoo model {name} (seed {seed}) on first use; it is cached in "
+                  f"{final}", file=sys.stderr, flush=True)
         start = time.time()
         with torch.enable_grad():  # first use may come from inside an attack's no_grad block
             facts = builder(tmp, seed=seed, progress=progress)
