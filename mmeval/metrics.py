@@ -47,6 +47,8 @@ class _Metric:
     unit: ClassVar[str] = "share"
     #: objective kinds whose records the metric understands (None: any)
     objectives: ClassVar[tuple[str, ...] | None] = ("classification",)
+    #: which way is better for the evaluated model (None: neither)
+    higher_is_better: ClassVar[bool | None] = True
 
     def __init__(self, params: BaseModel | None = None) -> None:
         self.params = params or NoParams()
@@ -69,6 +71,8 @@ class RobustAccuracy(_Metric):
 class AttackSuccessRate(_Metric):
     """Among samples correct when clean, the share the attack makes wrong."""
 
+    higher_is_better: ClassVar[bool | None] = False
+
     def compute(self, records: Sequence[SampleRecord]) -> MetricValue:
         correct = [r for r in records if r.clean_correct]
         return wilson(sum(not r.adv_correct for r in correct), len(correct))
@@ -78,6 +82,8 @@ class AccuracyDrop(_Metric):
     """Clean accuracy minus robust accuracy (an absolute drop), with a 95% percentile bootstrap
     interval over samples (1000 resamples, fixed seed)."""
 
+    higher_is_better: ClassVar[bool | None] = False
+
     def compute(self, records: Sequence[SampleRecord]) -> MetricValue:
         return paired_drop([r.clean_correct for r in records], [r.adv_correct for r in records])
 
@@ -85,6 +91,8 @@ class AccuracyDrop(_Metric):
 class FoolingRate(_Metric):
     """Share of samples whose prediction the attack changes, right or wrong before (AdvCLIP's
     fooling rate; for retrieval the prediction is the image owning the top-ranked caption)."""
+
+    higher_is_better: ClassVar[bool | None] = False
 
     objectives: ClassVar[tuple[str, ...] | None] = ("classification", "retrieval")
 
@@ -189,6 +197,8 @@ class ASRAbsolute(_RetrievalMetric):
     """Co-Attack's ASR: clean R@K minus adversarial R@K (an absolute drop), with a 95% percentile
     bootstrap interval over queries (1000 resamples, fixed seed)."""
 
+    higher_is_better: ClassVar[bool | None] = False
+
     def compute(self, records: Sequence[SampleRecord]) -> MetricValue:
         p = self.params
         return paired_drop(retrieval_hits(records, "clean", p.direction, p.k),
@@ -197,6 +207,8 @@ class ASRAbsolute(_RetrievalMetric):
 
 class ASRRelative(_RetrievalMetric):
     """SGA's ASR: among queries correct at R@K before the attack, the share incorrect after it."""
+
+    higher_is_better: ClassVar[bool | None] = False
 
     def compute(self, records: Sequence[SampleRecord]) -> MetricValue:
         p = self.params

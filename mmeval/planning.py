@@ -42,7 +42,7 @@ FLAGS: dict[Kind, tuple[str, ...]] = {
     "objective": ("kind",),
     "dataset": ("objectives",),
     "suite": ("objective_kind",),
-    "metric": ("scope", "objectives", "unit"),
+    "metric": ("scope", "objectives", "unit", "higher_is_better"),
 }
 
 
@@ -201,6 +201,7 @@ class MetricPlan:
     objectives: tuple[str, ...] | None
     unit: str
     definition: str
+    higher_is_better: bool | None = None
 
     def applies(self, kind: str, scope: str) -> bool:
         return self.scope == scope and (self.objectives is None or kind in self.objectives)
@@ -209,7 +210,7 @@ class MetricPlan:
         """What results.json records of the metric."""
         objectives = None if self.objectives is None else list(self.objectives)
         return {"scope": self.scope, "objectives": objectives, "unit": self.unit,
-                "definition": self.definition}
+                "definition": self.definition, "higher_is_better": self.higher_is_better}
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,7 @@ def resolve_metrics(spec: EvalSpec, host: PluginHost) -> tuple[MetricPlan, ...]:
         metric = r.build()
         doc = " ".join((type(metric).__doc__ or "").split())
         out.append(MetricPlan(r.label, metric, r.flags["scope"], r.flags["objectives"],
-                              r.flags["unit"], doc))
+                              r.flags["unit"], doc, r.flags["higher_is_better"]))
     return tuple(out)
 
 

@@ -202,10 +202,12 @@ class Metric(Protocol):
     """Computed from stored records, never inside the attack loop. ``scope`` is ``cell`` (records of
     one cell) or ``group`` (records of every attack cell of one model x defense x task);
     ``objectives`` names the objective kinds whose records it understands (None: any); ``unit`` is
-    ``share`` (reported in %) or a count unit (reported as is)."""
+    ``share`` (reported in %) or a count unit (reported as is); ``higher_is_better`` says which way
+    is better for the evaluated model (None: neither), what baselines compare one-sided."""
 
     scope: ClassVar[Literal["cell", "group"]]
     objectives: ClassVar[tuple[str, ...] | None]
     unit: ClassVar[str]
+    higher_is_better: ClassVar[bool | None]
 
     def compute(self, records: Sequence[SampleRecord]) -> MetricValue: ...

@@ -94,24 +94,46 @@ def mmeval_evaluate(request: pytest.FixtureRequest,
     return lambda spec, models=None: _mmeval_runner(spec, request.node.nodeid, models)
 
 
-def _baseline_values(result: Any, metrics: Sequence[str]) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
+def _baseline_values(result: Any, metrics: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per cell and metric: the value, its n and which way is better (the metric's own)."""
+    definitions = result.results["metric_definitions"]
+    out: dict[str, dict[str, Any]] = {}
     for row in result.cells + result.results["groups"]:
         label = " | ".join(str(row.get(k, "")) for k in ("model", "defense", "task", "attack"))
         for name in metrics:
             if name in row["metrics"]:
-                out[f"{label} :: {name}"] = row["metrics"][name]["value"]
+                m = row["metrics"][name]
+                out[f"{label} :: {name}"] = {
+                    "value": m["value"], "n": m["n"],
+                    "higher_is_better": definitions[name].get("higher_is_better")}
     return out
+
+
+def _moved(old: dict[str, Any], new: dict[str, Any], tolerance: float, two_sided: bool) -> bool:
+    """Whether ``new`` is worse than ``old`` by more than ``tolerance`` (either way if
+    ``two_sided`` or the metric has no better direction)."""
+    a, b = old["value"], new["value"]
+    if a is None or b is None:
+        return (a is None) != (b is None)
+    better = old.get("higher_is_better")
+    if two_sided or better is None:
+        return not math.isclose(a, b, abs_tol=tolerance)
+    drop = (a - b) if better else (b - a)
+    return drop > tolerance and not math.isclose(drop, tolerance)
 
 
 @pytest.fixture()
 def mmeval_baseline(request: pytest.FixtureRequest) -> Callable[..., None]:
-    """``mmeval_baseline(result, ["robust-accuracy"], name=None, tolerance=0.02)``: every chosen
-    metric of every cell must be within ``tolerance`` (absolute) of the stored baseline."""
+    """``mmeval_baseline(result, ["robust-accuracy"], name=None, tolerance=0.02,
+    two_sided=False)``: no chosen metric of any cell may be worse than the stored baseline by
+    more than ``tolerance`` (absolute; "worse" by the metric's ``higher_is_better``, both ways
+    with ``two_sided`` or for a metric with no better direction). A baseline recorded at another
+    sample count does not apply: the check is skipped, saying so."""
     update = request.config.getoption("--mmeval-update-baselines")
 
     def check(result: Any, metrics: Sequence[str], name: str | None = None,
-              tolerance: float = 0.02) -> None:
+              tolerance: float = 0.02, two_sided: bool = False) -> None:
+        __tracebackhide__ = True
         path = Path(request.node.path).parent / "baselines" / f"{name or request.node.name}.json"
         current = _baseline_values(result, metrics)
         if not current:
@@ -124,15 +146,21 @@ def mmeval_baseline(request: pytest.FixtureRequest) -> Callable[..., None]:
             pytest.fail(f"no baseline at {path}; create it with "
                         f"`pytest {request.node.nodeid} --mmeval-update-baselines` and commit it",
                         pytrace=False)
-        stored = json.loads(path.read_text())
+        stored = {k: v if isinstance(v, dict) else {"value": v}  # older files: values only
+                  for k, v in json.loads(path.read_text()).items()}
+        other_n = sorted({(stored[k].get("n"), current[k]["n"]) for k in set(stored) & set(current)
+                          if stored[k].get("n") not in (None, current[k]["n"])})
+        if other_n:
+            pytest.skip(f"the baseline {path.name} was recorded at n={other_n[0][0]}, this run has "
+                        f"n={other_n[0][1]} (e.g. --mmeval-max-samples): it does not apply; run "
+                        "at the baseline's n, or re-record it")
         problems = []
         for key in sorted(set(stored) | set(current)):
-            old, new = stored.get(key), current.get(key)
             if key not in current or key not in stored:
                 problems.append(f"{key}: {'missing now' if key not in current else 'not in baseline'}")
-            elif (old is None) != (new is None) or (
-                    old is not None and new is not None and not math.isclose(old, new, abs_tol=tolerance)):
-                problems.append(f"{key}: baseline {old}, now {new} (tolerance {tolerance})")
+            elif _moved(stored[key], current[key], tolerance, two_sided):
+                problems.append(f"{key}: baseline {stored[key]['value']}, now "
+                                f"{current[key]['value']} (tolerance {tolerance})")
         if problems:
             pytest.fail(f"{len(problems)} metric(s) moved from {path}:\n  " + "\n  ".join(problems)
                         + "\n(re-run with --mmeval-update-baselines if the change is intended)",

@@ -72,12 +72,71 @@ def test_baselines_missing_written_compared(pytester):
     path = pytester.path / "baselines" / "test_pgd.json"
     stored = json.loads(path.read_text())
     assert len(stored) == 2 and all("robust-accuracy" in k for k in stored)
+    assert {v["n"] for v in stored.values()} == {8}
+    assert {v["higher_is_better"] for v in stored.values()} == {True}
     pytester.runpytest("--mmeval-max-samples", "8").assert_outcomes(passed=1)
     key = next(k for k in stored if "pgd" in k)
-    path.write_text(json.dumps({**stored, key: stored[key] + 0.5}))
+
+    def with_baseline(shift):
+        path.write_text(json.dumps({**stored, key: {**stored[key],
+                                                    "value": stored[key]["value"] + shift}}))
+
+    with_baseline(+0.5)  # the run is now worse than the baseline
     moved = pytester.runpytest("--mmeval-max-samples", "8")
     moved.assert_outcomes(failed=1)
     moved.stdout.fnmatch_lines(["*1 metric(s) moved*", "*baseline*now*tolerance 0.01*"])
+    with_baseline(-0.5)  # better than the baseline: passes unless two-sided
+    pytester.runpytest("--mmeval-max-samples", "8").assert_outcomes(passed=1)
+    with_baseline(0.0)
+    other_n = pytester.runpytest("--mmeval-max-samples", "6", "-rs")
+    other_n.assert_outcomes(skipped=1)
+    other_n.stdout.fnmatch_lines(["*recorded at n=8, this run has n=6*does not apply*"])
+
+
+def test_two_sided_baselines_fail_on_improvements_too(pytester):
+    pytester.makepyfile("""
+        import json
+        from pathlib import Path
+        from mmeval.testing import toy_spec
+
+        def test_pgd(mmeval_evaluate, mmeval_baseline):
+            result = mmeval_evaluate(toy_spec())
+            path = Path(__file__).parent / "baselines" / "test_pgd.json"
+            mmeval_baseline(result, ["robust-accuracy"], tolerance=0.01)  # writes it (update)
+            stored = json.loads(path.read_text())
+            path.write_text(json.dumps({k: {**v, "value": v["value"] - 0.5}
+                                        for k, v in stored.items()}))
+    """)
+    pytester.runpytest("--mmeval-max-samples", "8", "--mmeval-update-baselines").assert_outcomes(
+        passed=1)
+    pytester.makepyfile(test_check="""
+        from mmeval.testing import toy_spec
+
+        def test_one(mmeval_evaluate, mmeval_baseline):
+            mmeval_baseline(mmeval_evaluate(toy_spec()), ["robust-accuracy"], name="test_pgd",
+                            tolerance=0.01)
+
+        def test_two(mmeval_evaluate, mmeval_baseline):
+            mmeval_baseline(mmeval_evaluate(toy_spec()), ["robust-accuracy"], name="test_pgd",
+                            tolerance=0.01, two_sided=True)
+    """)
+    out = pytester.runpytest("test_check.py", "--mmeval-max-samples", "8")
+    out.assert_outcomes(passed=1, failed=1)
+
+
+def test_a_failing_assert_metric_shows_the_message_not_mmevals_source(pytester):
+    pytester.makepyfile("""
+        from mmeval.testing import assert_metric, toy_spec
+
+        def test_strict(mmeval_evaluate):
+            assert_metric(mmeval_evaluate(toy_spec()), "clean-accuracy", ">=", 1.01,
+                          cell={"attack": "clean"})
+    """)
+    out = pytester.runpytest("--mmeval-max-samples", "8")
+    out.assert_outcomes(failed=1)
+    text = out.stdout.str()
+    assert "clean-accuracy 95% lower bound" in text and "is not >= 1.01" in text
+    assert "raise AssertionError" not in text and "def assert_metric" not in text
 
 
 def test_assert_metric_uses_the_interval_bound_by_default():

@@ -19,7 +19,9 @@ def assert_metric(result: Any, metric: str, op: Op, threshold: float, *,
     ``model``, ``defense``, ``task``, ``attack`` as in results.json; may be omitted when a single
     cell has the metric). By default the side of the 95% interval that must clear the threshold is
     used — the lower bound for ``>=`` / ``>``, the upper bound for ``<=`` / ``<`` — so a check
-    passes only when the evidence supports it; ``use="value"`` compares the point estimate."""
+    passes only when the evidence supports it; ``use="value"`` compares the point estimate.
+    A failure shows this message at the test's line, not this function's source."""
+    __tracebackhide__ = True
     if op not in _OPS:
         raise ValueError(f"op must be one of {sorted(_OPS)}, got {op!r}")
     match = cell or {}
@@ -34,7 +36,7 @@ def assert_metric(result: Any, metric: str, op: Op, threshold: float, *,
     else:
         observed, what = m.high, "95% upper bound"
     where = ", ".join(f"{k}={v}" for k, v in match.items()) or "the only matching cell"
-    ok = not math.isnan(observed) and _OPS[op](observed, threshold)
-    assert ok, (f"{metric} {what} {observed:.4f} is not {op} {threshold} "
-                f"(value {m.value:.4f}, 95% interval [{m.low:.4f}, {m.high:.4f}], n={m.n}; "
-                f"cell: {where})")
+    if math.isnan(observed) or not _OPS[op](observed, threshold):
+        raise AssertionError(f"{metric} {what} {observed:.4f} is not {op} {threshold} "
+                             f"(value {m.value:.4f}, 95% interval [{m.low:.4f}, {m.high:.4f}], "
+                             f"n={m.n}; cell: {where})")

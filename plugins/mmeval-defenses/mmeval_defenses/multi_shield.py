@@ -137,6 +137,7 @@ class RejectionRate:
     scope: ClassVar[str] = "cell"
     unit: ClassVar[str] = "share"
     objectives: ClassVar[tuple[str, ...] | None] = ("classification",)
+    higher_is_better: ClassVar[bool | None] = None  # rejecting attacks is good, clean ones not
 
     def __init__(self, params: RejectionRateParams | None = None) -> None:
         self.params = params or RejectionRateParams()
@@ -152,6 +153,7 @@ class RobustAccuracyWithRejection:
     scope: ClassVar[str] = "cell"
     unit: ClassVar[str] = "share"
     objectives: ClassVar[tuple[str, ...] | None] = ("classification",)
+    higher_is_better: ClassVar[bool | None] = True
 
     def __init__(self, params: Any = None) -> None:
         self.params = params

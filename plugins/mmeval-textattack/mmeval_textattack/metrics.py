@@ -15,6 +15,7 @@ class _MeanOf:
     scope: ClassVar[Literal["cell", "group"]] = "cell"
     objectives: ClassVar[tuple[str, ...] | None] = None
     unit: ClassVar[str] = "count"
+    higher_is_better: ClassVar[bool | None] = None
 
     def __init__(self, params=None) -> None:
         self.params = params
