@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from . import __version__, checks
+from . import __version__, checks, examples
 from .attacks.base import check_images
 from .attacks.compose import building
 from .data import Subset, select
@@ -379,8 +379,13 @@ class _Runner:
                     low = objective.evaluate(model, adv_images, adv_batch).correct.tolist()
         transfer = (cell.info.source, cell.info.model) if cell.info.role == "transfer" else None
         clean_prompts = objective.prompts if out.prompts is not None else ()  # type: ignore[attr-defined]
-        return make_records(cell.id, batch, Scored(clean, adv, adv_images, out, low),
-                            precision=precision, clean_prompts=clean_prompts, transfer=transfer)
+        records = make_records(cell.id, batch, Scored(clean, adv, adv_images, out, low),
+                               precision=precision, clean_prompts=clean_prompts, transfer=transfer)
+        if self.ranks.main and self.settings.examples:
+            examples.save(self.plan.run_dir, cell.id, batch, adv_images, records,
+                          getattr(objective, "class_names", None) or None, clean_prompts,
+                          self.settings.examples)
+        return records
 
 
 class _Batches(torch.utils.data.Dataset):

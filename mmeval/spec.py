@@ -136,6 +136,9 @@ class RunSettings(_Strict):
     fail_fast: bool = Field(default=False, description="stop at the first failing cell")
     checks: ChecksSettings = Field(default_factory=ChecksSettings, description="sanity gates")
     progress: bool = Field(default=True, description="progress bars")
+    examples: int = Field(default=3, ge=0, le=64, description="samples per cell whose clean and "
+                          "adversarial inputs (and texts) are kept in <run dir>/examples/ and "
+                          "shown in report.html")
 
     _device = field_validator("device")(lambda v: check_device(v))
 

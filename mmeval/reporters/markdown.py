@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..hookspecs import ReportEvent, hookimpl
 from ..results import Results
 from .tables import (
+    SMALL_N,
     Table,
     failed_checks,
     language_models,
@@ -35,7 +36,7 @@ def render_markdown(results: Results) -> str:
         f"torch {env['torch']} · " + ", ".join(f"{k} {v}" for k, v in sorted(results.versions.items())),
         "",
         "Shares in %, counts as they are, with 95% intervals (Wilson; bootstrap for asr-absolute "
-        "and accuracy-drop).",
+        f"and accuracy-drop); † marks an interval from fewer than {SMALL_N} samples.",
     ]
     suites = suite_tables(results)
     if suites:

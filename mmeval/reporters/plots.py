@@ -15,22 +15,31 @@ CURVE_METRICS = {"classification": ("robust-accuracy",), "retrieval": ("tr@1", "
 
 def curve_series(results: Results) -> dict[tuple[str, str], list[tuple[float, MetricValue]]]:
     """Per (task, line label): (eps in 1/255, metric) points, the group's clean cell at eps 0 and
-    one line per model x defense x attack family and metric."""
+    one line per model x defense x eps sweep (an attack whose cells differ only in eps) and
+    metric, named with the spec's own labels."""
     series: dict[tuple[str, str], list[tuple[float, MetricValue]]] = {}
     for group in results.groups:
         cells = [c for c in results.cells if c.group == group.id and c.info.eps is not None]
         clean = [c for c in cells if c.info.role == "clean"]
-        families: dict[str, list] = {}
+        sweeps: dict[str, list] = {}
         for c in cells:
-            if c.info.role != "clean":
-                families.setdefault(c.info.attack_name, []).append(c)
-        for family, members in families.items():
+            if c.info.role != "clean" and c.info.sweep:
+                sweeps.setdefault(c.info.sweep, []).append(c)
+        for members in sweeps.values():
+            members.sort(key=lambda c: c.info.eps)
+            attack = members[0].info.attack + (f" … {members[-1].info.attack}"
+                                               if len(members) > 1 else "")
             for metric in CURVE_METRICS.get(group.objective_kind, ()):
                 points = [(255 * c.info.eps, c.metrics[metric]) for c in clean + members
                           if metric in c.metrics and not math.isnan(c.metrics[metric].value)]
-                key = (group.task, f"{group.model} / {group.defense} / {family} · {metric}")
+                key = (group.task, f"{group.model} / {group.defense} / {attack} · {metric}")
                 series[key] = sorted(points, key=lambda p: p[0])
     return series
+
+
+#: markers and line styles cycled so that curves stay apart when they overlap (at 0%, say)
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+STYLES = ("-", "--", "-.", ":")
 
 
 def curve_png(results: Results) -> str | None:
@@ -45,15 +54,17 @@ def curve_png(results: Results) -> str | None:
 
     tasks = list(dict.fromkeys(t for t, _ in series))
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    colors = plt.get_cmap("tab20").colors
     for ax, task in zip(axes[0], tasks, strict=True):
-        for (t, label), points in series.items():
-            if t != task:
-                continue
+        lines = [(label, points) for (t, label), points in series.items() if t == task]
+        for i, (label, points) in enumerate(lines):
             xs = [p[0] for p in points]
             ys = [100 * p[1].value for p in points]
             err = [[100 * (p[1].value - p[1].low) for p in points],
                    [100 * (p[1].high - p[1].value) for p in points]]
-            ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label)
+            ax.errorbar(xs, ys, yerr=err, marker=MARKERS[i % len(MARKERS)],
+                        linestyle=STYLES[i // len(MARKERS) % len(STYLES)],
+                        color=colors[i % len(colors)], capsize=3, label=label)
         ax.set(title=task, xlabel="eps (x/255)", ylabel="%", ylim=(0, 100))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

@@ -18,12 +18,18 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
 
 
+#: an interval from fewer samples is marked (†): it is wide and rests on little evidence
+SMALL_N = 10
+
+
 def fmt(m: MetricValue | None, unit: str = "share") -> str:
-    """A share in %, any other unit as it is, with its interval; a dash where there is none."""
+    """A share in %, any other unit as it is, with its interval (marked † below ``SMALL_N``
+    samples); a dash where there is none."""
     if m is None or math.isnan(m.value):
         return "—"
     k = 100 if unit == "share" else 1
-    return f"{k * m.value:.1f} [{k * m.low:.1f}, {k * m.high:.1f}]"
+    small = " †" if m.n < SMALL_N else ""
+    return f"{k * m.value:.1f} [{k * m.low:.1f}, {k * m.high:.1f}]{small}"
 
 
 def _status(cell: CellResult) -> str:

@@ -61,7 +61,8 @@ def _spec(root: Path) -> dict:
 
 
 def _pct(v) -> str:
-    return f"{100 * v.value:.1f} [{100 * v.low:.1f}, {100 * v.high:.1f}]"
+    small = " †" if v.n < 10 else ""  # the report marks intervals from fewer than 10 samples
+    return f"{100 * v.value:.1f} [{100 * v.low:.1f}, {100 * v.high:.1f}]{small}"
 
 
 def test_validate_lists_one_task_per_dataset(data_root, hub):

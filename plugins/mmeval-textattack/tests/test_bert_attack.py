@@ -179,6 +179,8 @@ def test_the_language_model_is_named_and_a_misfit_one_warned_about(run):
     cell = next(c for c in result.cells if c["attack"] == "per-image")
     assert cell["language_model"] == "zoo/tiny-mlm-shapes"
     assert "- per-image: zoo/tiny-mlm-shapes" in (result.run_dir / "report.md").read_text()
+    html = (result.run_dir / "report.html").read_text()
+    assert "<h2 id=" in html and ">Examples</h2>" in html and "<mark>" in html  # changed words
     assert not result.results["warnings"]  # shapes data: the zoo MLM fits it
     spec = {**SPEC, "tasks": [{"dataset": {"name": "mmeval/toy", "params": {"n": 4}}}]}
     warnings = plan(spec).warnings

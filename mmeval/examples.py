@@ -1,0 +1,80 @@
+"""A few samples of every cell kept for people to look at: the clean and adversarial image, the
+perturbation amplified, the predictions, and a text attack's clean and adversarial text. Saved
+in ``<run dir>/examples/<cell id>/`` while the cell runs (a bounded number, ``run.examples``) and
+shown by report.html."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .types import Batch, SampleRecord
+
+FOLDER = "examples"
+
+
+def _png(image: torch.Tensor, path: Path) -> None:
+    pixels = (image.detach().float().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255).round()
+    Image.fromarray(pixels.astype(np.uint8)).save(path)
+
+
+def _name(names: Sequence[str] | None, index: int | None) -> str | None:
+    if index is None:
+        return None
+    return names[index] if names is not None and 0 <= index < len(names) else f"#{index}"
+
+
+def saved(run_dir: Path, cell_id: str) -> int:
+    """How many examples of ``cell_id`` are saved."""
+    return len(list((run_dir / FOLDER / cell_id).glob("*.json")))
+
+
+def save(run_dir: Path, cell_id: str, batch: Batch, adv_images: torch.Tensor,
+         records: Sequence[SampleRecord], class_names: Sequence[str] | None,
+         clean_prompts: Sequence[str], count: int) -> None:
+    """Save up to ``count`` examples of ``batch`` (after those already saved)."""
+    folder = run_dir / FOLDER / cell_id
+    start = saved(run_dir, cell_id)
+    take = min(count - start, len(batch))
+    if take <= 0:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for j in range(take):
+        k, r = start + j, records[j]
+        clean, adv = batch.images[j], adv_images[j]
+        delta = (adv.float() - clean.float())
+        peak = float(delta.abs().max())
+        _png(clean, folder / f"{k}-clean.png")
+        _png(adv, folder / f"{k}-adv.png")
+        _png(0.5 + delta / (2 * peak) if peak > 0 else delta + 0.5, folder / f"{k}-delta.png")
+        entry: dict[str, Any] = {
+            "sample_id": r.sample_id, "label": _name(class_names, r.label),
+            "clean_pred": _name(class_names, r.clean_pred) if class_names else None,
+            "adv_pred": _name(class_names, r.adv_pred) if class_names else None,
+            "clean_correct": r.clean_correct, "adv_correct": r.adv_correct,
+            "amplification": round(1 / (2 * peak), 1) if peak > 0 else None,
+            "linf": r.linf, "texts": [], "adv_texts": []}
+        if "adv_texts" in r.extra:
+            entry["texts"], entry["adv_texts"] = list(batch.texts[j]), list(r.extra["adv_texts"])
+        prompts = r.extra.get("adv_prompts", {})
+        if r.label is not None and str(r.label) in prompts and clean_prompts:
+            entry["texts"], entry["adv_texts"] = [clean_prompts[r.label]], [prompts[str(r.label)]]
+        (folder / f"{k}.json").write_text(json.dumps(entry))
+
+
+def load(run_dir: Path, cell_id: str) -> list[dict[str, Any]]:
+    """The saved examples of ``cell_id``, each with the paths of its three images."""
+    folder = run_dir / FOLDER / cell_id
+    out = []
+    for path in sorted(folder.glob("*.json"), key=lambda p: int(p.stem)):
+        entry = json.loads(path.read_text())
+        entry["images"] = {kind: folder / f"{path.stem}-{kind}.png"
+                           for kind in ("clean", "delta", "adv")}
+        out.append(entry)
+    return out
