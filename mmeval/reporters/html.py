@@ -26,7 +26,7 @@ from .tables import (
     transfer_tables,
 )
 
-STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1400px} "
+STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1400px} h2+img{max-width:100%} "
          "table{border-collapse:collapse;margin:1em 0}"
          "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px} th{background:#f4f4f4}"
          "nav ul{columns:2} figure{display:inline-block;margin:0 1.5em 1em 0;vertical-align:top}"
