@@ -152,3 +152,29 @@ def test_open_clip_towers_split_image_text_and_scale():
     assert [named[id(p)] for p in towers["scale"]] == ["model.logit_scale"]
     assert not any(named[id(p)].startswith("model.visual.") for p in towers["text"])
     assert len(towers["text"]) > 5
+
+
+def test_models_in_memory_are_wrapped_and_pass_the_contract(tmp_path):
+    from transformers import AutoTokenizer, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    from mmeval import wrap_hf, wrap_open_clip
+
+    path = _tiny_hf_dir(tmp_path, "clip")
+    processor = CLIPProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
+                                                                 crop_size=32),
+                              tokenizer=AutoTokenizer.from_pretrained(path))
+    wrapped = wrap_hf(CLIPModel.from_pretrained(path), processor)
+    loaded = create_model("hf/clip", model=str(path))
+    assert wrapped.input_spec.image_size == (32, 32)
+    check_model_contract(wrapped.eval())
+    images = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(wrapped.encode_image(images), loaded.eval().encode_image(images),
+                              atol=1e-5)
+    open_clip = import_open_clip()
+    model = open_clip.create_model(TINY_ARCH)
+    mine = wrap_open_clip(model, open_clip.get_tokenizer(TINY_ARCH), image_size=32)
+    assert mine.input_spec.image_size == (32, 32) and mine.model is model
+    check_model_contract(mine.eval())
+    with pytest.raises(ModelLoadError, match="wrap_hf takes a CLIPModel or SiglipModel"):
+        wrap_hf(model, processor)

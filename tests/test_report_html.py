@@ -4,7 +4,12 @@ definitions, and examples of every cell (clean and adversarial image, the pertur
 predictions), kept under the run directory in a bounded number."""
 
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from mmeval import Store, evaluate, get_host
@@ -13,6 +18,8 @@ from mmeval.reporters.plots import curve_series
 from mmeval.results import build_results
 from mmeval.spec import validate_spec
 from mmeval.testing import toy_spec
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(tmp_path, **run):
@@ -50,3 +57,17 @@ def test_legends_use_the_spec_labels(tmp_path):
     labels = [label for _, label in curve_series(typed)]
     assert labels and all("my pgd 2 … my pgd 4" in label for label in labels)
     assert not (result.run_dir / "examples").exists()
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
+def test_a_headless_browser_renders_the_page(tmp_path):
+    """benchmarks/report_screenshot.py in a real browser: the page lays out into a picture that is
+    not blank (the script's own check that the HTML renders)."""
+    result = _run(tmp_path)
+    out = tmp_path / "page.png"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report_screenshot.py"),
+                           "--run-dir", str(result.run_dir), "--out", str(out),
+                           "--size", "900,1200"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    shot = Image.open(out).convert("L")
+    assert shot.size == (900, 1200) and shot.getextrema()[0] < 100  # text and images drawn
