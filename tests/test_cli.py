@@ -52,7 +52,10 @@ def test_debug_shows_traceback(tmp_path, capsys, no_builds):
     assert "Traceback" in capsys.readouterr().err
 
 
-def test_validate_lists_cells_without_computing(tmp_path, capsys, no_builds):
+def test_validate_lists_cells_without_computing(tmp_path, capsys, monkeypatch):
+    from mmeval.testing import toy
+
+    monkeypatch.setattr(toy.ToyVLM, "__init__", lambda *a: pytest.fail("model built"))
     assert main(["validate", str(write_spec(tmp_path / "s.json", toy_spec()))]) == 0
     out = capsys.readouterr().out
     assert "valid: 1 task(s), 2 cell(s)" in out and "mmeval/pgd(eps=0.01569, steps=5)" in out

@@ -56,6 +56,18 @@ def _metrics(results: dict) -> dict[str, dict]:
             for c in results["cells"]}
 
 
+def _assert_same_metrics(got: dict, want: dict, n: int) -> None:
+    """Every metric equal to within one image's queries (1/n): batches composed differently round
+    differently in CPU matmuls, which PGD's sign steps can turn into another adversarial image
+    for a sample near a decision boundary, moving a gallery ranking by that image's captions."""
+    assert got.keys() == want.keys()
+    for cid, metrics in want.items():
+        assert got[cid]["n"] == metrics["n"], cid
+        for name, value in metrics.items():
+            if value is not None:
+                assert abs(got[cid][name] - value) <= 1 / n + 1e-9, (cid, name, got[cid][name], value)
+
+
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory) -> tuple[Path, dict]:
     """World size 1, batch size 32 (under torchrun)."""
@@ -71,7 +83,7 @@ def test_numbers_do_not_depend_on_world_or_batch_size(baseline, tmp_path, nproc,
     results = _run(_spec(tmp_path, batch_size), out, nproc)
     assert results["environment"]["world_size"] == nproc
     assert all(c["status"] == "done" and c["n"] == LIMIT for c in results["cells"])
-    assert _metrics(results) == _metrics(base)
+    _assert_same_metrics(_metrics(results), _metrics(base), LIMIT)
     ours, theirs = _outcomes(out), _outcomes(base_dir)
     assert ours.keys() == theirs.keys() and len(ours) == 12 * LIMIT  # every sample exactly once
     same = sum(ours[k] == theirs[k] for k in ours)
@@ -131,14 +143,7 @@ def test_resume_across_world_sizes_after_sigkill(tmp_path, first, second):
     assert ours.keys() == theirs.keys()  # nothing lost, nothing duplicated
     assert all(c["n"] == limit and c["status"] == "done" for c in resumed["cells"])
     assert sum(ours[k] == theirs[k] for k in ours) >= 0.99 * len(ours)
-    # the resumed batches are composed differently, and CPU matmuls round differently per batch
-    # shape: a gallery metric may move by one query (ir@k ranks 5 captions per image)
-    got, want = _metrics(resumed), _metrics(reference)
-    for cid, metrics in want.items():
-        for name, value in metrics.items():
-            if value is None:
-                continue
-            assert abs(got[cid][name] - value) <= 1 / (5 * limit) + 1e-9, (cid, name)
+    _assert_same_metrics(_metrics(resumed), _metrics(reference), limit)
 
 
 DYING_SPEC = '''
