@@ -269,6 +269,8 @@ def preflight(comp: Component, params: BaseModel, path: str) -> None:
         return
     try:
         check(params, **({"variant": comp.variant} if comp.variant is not None else {}))
+    except IncompatibleComponentsError as exc:  # e.g. a component that never applies
+        raise IncompatibleComponentsError(str(exc), path.removesuffix(".params")) from None
     except (DataError, ModelLoadError, MissingDependencyError) as exc:
         raise SpecError(str(exc), path) from None
 

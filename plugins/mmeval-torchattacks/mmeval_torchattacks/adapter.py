@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 import torchattacks
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from mmeval import (
@@ -77,6 +77,10 @@ class TorchAttack(Attack):
     default_norm: ClassVar[str] = "Linf"
     bounded: ClassVar[bool] = True  # False: minimal-perturbation attacks with no eps ball
     takes_n_classes: ClassVar[bool] = False
+    #: the params field holding the budget (PI-FGSM names it ``max_epsilon``)
+    eps_field: ClassVar[str] = "eps"
+    #: clip the output into [0, 1]: torchattacks 3.5.1's EAD returns pixels outside it
+    clip_output: ClassVar[bool] = False
     uses_gradients: ClassVar[bool] = True
     objectives: ClassVar[tuple[str, ...] | None] = ("classification", "retrieval")
 
@@ -85,7 +89,8 @@ class TorchAttack(Attack):
         if not self.bounded:
             return ThreatModel("image")
         norm = getattr(self.params, "norm", self.default_norm)
-        return ThreatModel("image", "linf" if norm == "Linf" else "l2", self.params.eps)
+        return ThreatModel("image", "linf" if norm == "Linf" else "l2",
+                           getattr(self.params, self.eps_field))
 
     @property
     def eot(self) -> bool:
@@ -129,7 +134,34 @@ class TorchAttack(Attack):
                 adv = atk(batch.images, labels)
         finally:
             np.random.set_state(numpy_state)
-        return AttackOutput(images=adv.detach())
+        adv = adv.detach()
+        return AttackOutput(images=adv.clamp(0, 1) if self.clip_output else adv)
+
+
+class AnyParams(Params):
+    """Whatever a refused attack is given: the refusal, not the params, is the message."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Refused(Attack):
+    """A torchattacks attack that does not apply to a VLM task: ``plan()`` refuses it with
+    ``reason`` (through ``preflight``), naming what would make it apply."""
+
+    Params = AnyParams
+    reason: ClassVar[str]
+
+    @classmethod
+    def preflight(cls, params: AnyParams) -> None:
+        raise IncompatibleComponentsError(cls.reason)
+
+    def run(self, model: VLModel, batch: Batch, objective: Any, rng: Any) -> AttackOutput:
+        raise IncompatibleComponentsError(self.reason)
+
+
+def refused(name: str, reason: str) -> type[Refused]:
+    return type(name, (Refused,), {"reason": f"torchattacks.{name} is not supported: {reason}",
+                                   "__doc__": f"torchattacks.{name}: refused at plan time"})
 
 
 def make(name: str, params: type[BaseModel], **traits: Any) -> type[TorchAttack]:

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from .adapter import TargetedParams, TorchattacksParams, make
+from .adapter import TargetedParams, TorchattacksParams, make, refused
 
 EPS, ALPHA = 8 / 255, 2 / 255
 CLASSIFICATION = ("classification",)
@@ -133,6 +133,122 @@ class OnePixelParams(TargetedParams):
     inf_batch: int = Field(default=128, ge=1)
 
 
+class VANILAParams(TorchattacksParams):
+    """No parameters: the clean images (torchattacks' reference point)."""
+
+
+class GNParams(TorchattacksParams):
+    std: float = Field(default=0.1, ge=0, description="std of the Gaussian noise added")
+
+
+class RFGSMParams(TargetedParams):
+    eps: float = Field(default=EPS, ge=0)
+    alpha: float = Field(default=ALPHA, gt=0)
+    steps: int = Field(default=10, ge=1)
+
+
+class FFGSMParams(TargetedParams):
+    eps: float = Field(default=EPS, ge=0)
+    alpha: float = Field(default=10 / 255, gt=0)
+
+
+class UPGDParams(BIMParams):
+    random_start: bool = False
+    loss: Literal["ce", "margin"] = "ce"
+    decay: float = 1.0
+    eot_iter: int = Field(default=1, ge=1)
+
+
+class NIFGSMParams(BIMParams):
+    decay: float = 1.0
+
+
+class SINIFGSMParams(NIFGSMParams):
+    m: int = Field(default=5, ge=1, description="scale copies")
+
+
+class VMIFGSMParams(NIFGSMParams):
+    N: int = Field(default=5, ge=1, description="neighbour samples of the variance tuning")
+    beta: float = Field(default=1.5, gt=0)
+
+
+class TIFGSMParams(BIMParams):
+    decay: float = 0.0
+    kernel_name: Literal["gaussian", "linear", "uniform"] = "gaussian"
+    len_kernel: int = Field(default=15, ge=1)
+    nsig: int = Field(default=3, ge=1)
+    resize_rate: float = Field(default=0.9, gt=0)
+    diversity_prob: float = Field(default=0.5, ge=0, le=1)
+    random_start: bool = False
+
+
+class PIFGSMParams(TorchattacksParams):
+    max_epsilon: float = Field(default=16 / 255, ge=0, le=1, description="the Linf budget")
+    num_iter_set: int = Field(default=10, ge=1)
+    momentum: float = 1.0
+    amplification: float = 10.0
+    prob: float = Field(default=0.7, ge=0, le=1)
+
+
+class PIFGSMPPParams(TargetedParams, PIFGSMParams):  # PI-FGSM++ also has a targeted mode
+    project_factor: float = 0.8
+
+
+class JitterParams(PGDParams):
+    scale: float = 10
+    std: float = Field(default=0.1, ge=0)
+
+
+class PGDRSParams(BIMParams):
+    noise_type: Literal["guassian", "uniform"] = Field(
+        default="guassian", description="torchattacks' spelling of gaussian")
+    noise_sd: float = Field(default=0.5, ge=0)
+    noise_batch_size: int = Field(default=5, ge=1)
+    batch_max: int = Field(default=2048, ge=1)
+
+
+class PGDRSL2Params(PGDRSParams):
+    norm: ClassVar[str] = "L2"
+    eps: float = Field(default=1.0, ge=0)
+    alpha: float = Field(default=0.2, gt=0)
+    eps_for_division: float = Field(default=1e-10, gt=0)
+
+
+class SPSAParams(TargetedParams):
+    eps: float = Field(default=0.3, ge=0)
+    delta: float = Field(default=0.01, gt=0)
+    lr: float = Field(default=0.01, gt=0)
+    nb_iter: int = Field(default=1, ge=1)
+    nb_sample: int = Field(default=128, ge=1)
+    max_batch_size: int = Field(default=64, ge=1)
+
+
+class SparseFoolParams(TorchattacksParams):
+    steps: int = Field(default=10, ge=1)
+    lam: float = Field(default=3, gt=0)
+    overshoot: float = Field(default=0.02, ge=0)
+
+
+class PixleParams(TargetedParams):
+    x_dimensions: tuple[float, float] = (2, 10)
+    y_dimensions: tuple[float, float] = (2, 10)
+    pixel_mapping: Literal["random", "similarity", "similarity_random", "distance",
+                           "distance_random"] = "random"
+    restarts: int = Field(default=20, ge=1)
+    max_iterations: int = Field(default=10, ge=1)
+    update_each_iteration: bool = False
+
+
+class EADParams(TargetedParams):
+    kappa: float = Field(default=0, ge=0)
+    lr: float = Field(default=0.01, gt=0)
+    binary_search_steps: int = Field(default=9, ge=1)
+    max_iterations: int = Field(default=100, ge=1)
+    abort_early: bool = True
+    initial_const: float = Field(default=0.001, gt=0)
+    beta: float = Field(default=0.001, ge=0)
+
+
 FGSM = make("FGSM", FGSMParams)
 BIM = make("BIM", BIMParams)
 PGD = make("PGD", PGDParams)
@@ -153,3 +269,31 @@ DeepFool = make("DeepFool", DeepFoolParams, bounded=False, objectives=CLASSIFICA
 JSMA = make("JSMA", JSMAParams, bounded=False, objectives=CLASSIFICATION)
 OnePixel = make("OnePixel", OnePixelParams, bounded=False, uses_gradients=False,
                 objectives=CLASSIFICATION)
+VANILA = make("VANILA", VANILAParams, bounded=False, uses_gradients=False, noop=True)
+GN = make("GN", GNParams, bounded=False, uses_gradients=False)
+RFGSM = make("RFGSM", RFGSMParams)
+FFGSM = make("FFGSM", FFGSMParams)
+UPGD = make("UPGD", UPGDParams)
+NIFGSM = make("NIFGSM", NIFGSMParams)
+SINIFGSM = make("SINIFGSM", SINIFGSMParams)
+VMIFGSM = make("VMIFGSM", VMIFGSMParams)
+VNIFGSM = make("VNIFGSM", VMIFGSMParams)
+TIFGSM = make("TIFGSM", TIFGSMParams)
+PIFGSM = make("PIFGSM", PIFGSMParams, eps_field="max_epsilon")
+PIFGSMPP = make("PIFGSMPP", PIFGSMPPParams, eps_field="max_epsilon")
+Jitter = make("Jitter", JitterParams)
+PGDRS = make("PGDRS", PGDRSParams)
+PGDRSL2 = make("PGDRSL2", PGDRSL2Params, default_norm="L2")
+SPSA = make("SPSA", SPSAParams, uses_gradients=False)
+SparseFool = make("SparseFool", SparseFoolParams, bounded=False, objectives=CLASSIFICATION)
+Pixle = make("Pixle", PixleParams, bounded=False, uses_gradients=False, objectives=CLASSIFICATION)
+EADL1 = make("EADL1", EADParams, bounded=False, clip_output=True)
+EADEN = make("EADEN", EADParams, bounded=False, clip_output=True)
+LGV = refused("LGV", "it fine-tunes copies of the victim with SGD on a training loader to build "
+              "surrogates, which needs an image classifier and its training data, not a VLM's "
+              "zero-shot head; to attack from surrogates, craft any attack on another model "
+              "with the attack's `source`")
+MultiAttack = refused("MultiAttack", "it keeps, per sample, the first attack that succeeds; list "
+                      "the attacks in the spec instead: the worst-case-robust-accuracy metric "
+                      "counts a sample as robust only if every attack of its task fails")
+

@@ -17,6 +17,7 @@ from mmeval import (
     plan,
     sample_seed,
 )
+from mmeval.testing import toy_spec
 
 # small settings so the whole catalogue runs in seconds; everything else keeps its default
 FAST = {"apgd": {"steps": 5}, "apgdt": {"steps": 5}, "fab": {"steps": 5},
@@ -159,3 +160,20 @@ def test_params_mirror_torchattacks_defaults_and_reject_unknown_fields(host):
     assert (params.eps, params.alpha, params.steps, params.random_start) == (8 / 255, 2 / 255, 10, True)
     with pytest.raises(Exception, match="unknown field"):
         pgd.validate_params({"epsilon": 0.1}, "attacks[0].params")
+
+
+def test_every_torchattacks_class_is_registered_or_refused_with_a_reason(host):
+    from mmeval_torchattacks.plugin import REFUSED
+    from torchattacks.attack import Attack
+
+    classes = {n for n in dir(torchattacks) if isinstance(getattr(torchattacks, n), type)
+               and issubclass(getattr(torchattacks, n), Attack) and getattr(torchattacks, n) is not Attack}
+    assert classes == set(ATTACKS) | set(REFUSED) and len(classes) == 39
+    listed = [c.name for c in host.registry.components("attack")
+              if c.name.startswith("torchattacks/")]
+    assert len(listed) == 39
+    for name, reason in (("lgv", "training loader"), ("multiattack", "worst-case-robust-accuracy")):
+        with pytest.raises(IncompatibleComponentsError,
+                           match=rf"^attacks\[0\]: torchattacks\.\w+ is not supported: .*{reason}"):
+            plan(toy_spec(attacks=[{"name": f"torchattacks/{name}", "params": {"epochs": 1}}]),
+                 host)
