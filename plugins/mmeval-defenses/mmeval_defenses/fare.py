@@ -5,8 +5,9 @@ ICML 2024).
 Unsupervised: no labels, no text. The image encoder is pulled to the frozen original's embedding
 of the clean image, ``min E ||f(x + delta) - f_orig(x)||^2`` (squared L2 summed over the
 unnormalized embedding, averaged over the batch), with delta from PGD maximizing the same distance
-(eps 2/255 for FARE^2, 10 steps of 1/255, momentum 0.9 — kept for fidelity, though with the
-reference's normalized velocity it does not change Linf steps). The text encoder never changes.
+(eps 2/255 for FARE^2, 10 steps of 1/255, momentum 0.9, as the reference: with its normalized
+velocity a Linf step differs from plain PGD only where a gradient component is exactly zero,
+where the previous direction carries on). The text encoder never changes.
 """
 
 from __future__ import annotations

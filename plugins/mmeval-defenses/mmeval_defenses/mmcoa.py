@@ -2,17 +2,20 @@
 
 Both encoders and the logit scale train on
 ``image_weight * L(adv image, clean text) + text_weight * L(clean image, adv text)``, each ``L`` the
-symmetric in-batch contrastive loss (targets: the diagonal, so same-class images in a batch count as
-negatives, as in the reference). Adversarial images come from PGD on the zero-shot CE over every
+in-batch contrastive loss summed over its two directions, ``CE(image->text) + CE(text->image)``
+(the paper's and the reference's scale; targets: the diagonal, so same-class images in a batch
+count as negatives, as in the reference). Adversarial images come from PGD on the zero-shot CE over every
 class prompt (eps 1/255, 10 steps of 1/255); adversarial texts from a registered text attack, by
 default the BERT-Attack variant pushing each paired text's embedding away from its clean one by KL
 (1 word, k = 10).
 
+The scale matters: with Adam's coupled weight decay (the reference's ``weight_decay=0.2``), a loss
+half as large trains like twice the weight decay, so reference hyperparameters carry over only on
+the reference's scale, which this is.
+
 Deviations from the released code, all deliberate: attack gradients reach the inputs only (the
-reference accumulates the 10 PGD steps' parameter gradients into the update); ``L`` is the mean of
-the two directions (the reference sums them: a factor 2, which Adam's update is invariant to up to
-its eps and the coupled weight decay); the class-prompt embeddings the image attack uses are
-refreshed every step, since the text encoder trains.
+reference accumulates the 10 PGD steps' parameter gradients into the update); the class-prompt
+embeddings the image attack uses are refreshed every step, since the text encoder trains.
 """
 
 from __future__ import annotations
@@ -70,10 +73,11 @@ class MMCoA(WeightDefense):
         images, texts, adv_texts = adv
         scale = model.trainable_logit_scale()
         total = torch.zeros((), device=batch.images.device)
+        # contrastive_loss is the mean of the two directions; MMCoA sums them
         if self.params.image_weight:
-            total = total + self.params.image_weight * contrastive_loss(
+            total = total + self.params.image_weight * 2 * contrastive_loss(
                 model.encode_image(images), model.encode_text(texts), scale)
         if self.params.text_weight:
-            total = total + self.params.text_weight * contrastive_loss(
+            total = total + self.params.text_weight * 2 * contrastive_loss(
                 model.encode_image(batch.images), model.encode_text(adv_texts), scale)
         return total

@@ -80,9 +80,34 @@ def test_mmcoa_without_text_weight_is_the_contrastive_loss_on_adversarial_images
     loss = defense.loss(model, batch, adv)
     scale = model.trainable_logit_scale()
     expected = symmetric_ce(model.encode_image(images), model.encode_text(texts), scale)
-    torch.testing.assert_close(loss, 0.5 * expected)
+    torch.testing.assert_close(loss, 0.5 * 2 * expected)  # lambda_img * (i->t + t->i)
     torch.testing.assert_close(contrastive_loss(model.encode_image(images),
                                                 model.encode_text(texts), scale), expected)
+
+
+def test_mmcoa_loss_is_the_references_formula_by_hand():
+    """L = 0.5 * [CE_i2t(x', t) + CE_t2i(t, x')] + 0.5 * [CE_i2t(x, t') + CE_t2i(t', x)], the
+    two directions summed (not averaged), on the trainable logit scale."""
+    model = create_model(TINY["name"])
+    data = mmeval.get_host().registry.get("dataset", "shapes").build({"n": 4, "seed": 5000})
+    defense = mmeval.get_host().registry.get("defense", "defenses/mmcoa").build({})
+    batch = Batch.collate([data[i] for i in range(4)])
+    images = (batch.images + 1 / 255).clamp(0, 1)
+    texts = [f"a photo of a {s}" for s in ("red circle", "blue square", "green star", "ring")]
+    adv_texts = ["a photo of a red cross", *texts[1:3], "a picture of a ring"]
+    loss = defense.loss(model, batch, (images, texts, adv_texts))
+    with torch.no_grad():
+        scale = float(model.trainable_logit_scale())
+        i_adv, i = model.encode_image(images).double(), model.encode_image(batch.images).double()
+        t, t_adv = model.encode_text(texts).double(), model.encode_text(adv_texts).double()
+    y = torch.arange(4)
+
+    def directions(img, txt):
+        logits = scale * img @ txt.T
+        return -logits.log_softmax(1)[y, y].mean() - logits.T.log_softmax(1)[y, y].mean()
+
+    expected = 0.5 * directions(i_adv, t) + 0.5 * directions(i, t_adv)
+    assert abs(float(loss) - float(expected)) < 1e-4
 
 
 @pytest.mark.slow
