@@ -1,7 +1,9 @@
 """Co-Attack (Zhang, Yi, Sang, "Towards Adversarial Attack on Vision-Language Pre-training
 Models", ACM MM 2022), the unimodal-embedding form used for CLIP.
 
-Text first: the text stage (by default the BERT-Attack variant) perturbs the texts. Then the image
+Text first: the text stage (by default the BERT-Attack variant with Co-Attack's goal: each caption
+moves away from its own clean embedding, ``KL(softmax(e) || softmax(e'))`` over embedding
+dimensions, as in the paper and the official code) perturbs the texts. Then the image
 is attacked with Linf PGD maximising, per sample,
 ``KL(softmax(v) || softmax(v')) + alpha * mean_j KL(softmax(u'_j) || softmax(v'))`` where ``v`` and
 ``v'`` are the clean and adversarial image embeddings and ``u'_j`` the embeddings of the sample's
@@ -21,12 +23,29 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from mmeval import AttackOutput, Batch, pgd_loop, random_start
+from mmeval import AttackOutput, Batch, ComponentRef, pgd_loop, random_start, stage
 
-from .joint import JointAttack, JointParams, embed_sets, joined, kl, log_softmax32, paired_texts, per_sample
+from .joint import (
+    TEXT_STAGE,
+    JointAttack,
+    JointParams,
+    embed_sets,
+    joined,
+    kl,
+    log_softmax32,
+    paired_texts,
+    per_sample,
+)
+
+#: Co-Attack's text stage pushes each caption away from its own clean embedding by KL (its paper
+#: and code); SGA's goal (away from the paired image) is not Co-Attack's
+CO_ATTACK_TEXT = {"name": TEXT_STAGE, "params": {"caption_goal": "kl"}}
 
 
 class CoAttackParams(JointParams):
+    text_attack: ComponentRef = stage(CO_ATTACK_TEXT, modality="text",
+                                      description="the registered text attack of the text stage "
+                                      "(default: BERT-Attack with Co-Attack's KL caption goal)")
     alpha: float = Field(default=3.0, ge=0.0, description="weight of the adversarial-text term")
     step_size: float | None = Field(default=None, gt=0.0, description="default 1.25 * eps / steps")
     init: Literal["uniform", "one-sided", "none"] = Field(

@@ -171,3 +171,11 @@ def test_end_to_end_on_both_objectives(tmp_path):
                 assert r.linf <= EPS + 1e-6
                 if c["attack"] != "clean":
                     assert r.extra["words_changed"] <= (5 if c["task"] == "ret" else 1)
+
+
+def test_co_attack_text_stage_uses_its_papers_kl_goal_by_default():
+    from mmeval import create
+
+    co = create("attack", "multimodal/co-attack")
+    assert co.text_stage.params.caption_goal == "kl"
+    assert create("attack", "multimodal/sga").text_stage.params.caption_goal == "image"

@@ -113,3 +113,16 @@ def test_runs_through_mmeval_on_all_tasks(tmp_path):
         for c in result.cells:
             for r in store.records(c["id"]):
                 assert r.extra.get("words_changed", 0) <= (5 if c["task"] == "ret" else 10)
+
+
+def test_the_kl_caption_goal_by_hand():
+    """Co-Attack's goal: KL(softmax(e_clean) || softmax(e_candidate)) summed over dimensions."""
+    from mmeval_textattack.scores import kl_from
+
+    clean = torch.tensor([1.0, 0.0, -1.0])
+    cand = torch.tensor([[1.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    p = torch.exp(clean) / torch.exp(clean).sum()
+    q = torch.exp(cand[1]) / torch.exp(cand[1]).sum()
+    by_hand = float((p * (p / q).log()).sum())
+    got = kl_from(clean)(cand)
+    assert got[0].abs() < 1e-7 and abs(float(got[1]) - by_hand) < 1e-6 and by_hand > 0.1
