@@ -6,8 +6,8 @@ Attack: Boosting Adversarial Transferability of Vision-Language Pre-training Mod
 2. Text-set-guided image attack: Linf PGD from a two-sided random start minimising the cosine
    between every view of the image and each of its adversarial texts. The views are the image
    itself and, for each scale ``s``, ``resize_back(clamp(resize_s(x' + N(0, sigma^2))))`` (bicubic,
-   fresh noise every step). eps 2/255, 10 steps of 0.5/255, scales {0.5, 0.75, 1.25, 1.5},
-   sigma 0.05.
+   fresh noise every step), all encoded in one batch per step. eps 2/255, 10 steps of 0.5/255,
+   scales {0.5, 0.75, 1.25, 1.5}, sigma 0.05.
 3. The text stage again from the original texts, now guided by the adversarial images.
 
 With ``scales=[]`` step 2 is exactly PGD on the cosine loss. For zero-shot classification the paired
@@ -59,11 +59,10 @@ class SGA(JointAttack):
         u, owner = embed_sets(model, paired_texts(model, batch, objective, first))
 
         def loss(adv):
-            total = torch.zeros(len(x), device=x.device)
-            for view in self.views(adv, rng):
-                cos = (model.encode_image(view).float()[owner] * u).sum(dim=-1)
-                total = total - per_sample(cos, owner, len(x))
-            return total
+            views = torch.cat(self.views(adv, rng))  # every view in one encoder pass
+            emb = model.encode_image(views).float().view(-1, len(x), u.shape[-1])  # [V, B, D]
+            cos = (emb[:, owner] * u).sum(dim=-1).sum(dim=0)  # each text, summed over views
+            return -per_sample(cos, owner, len(x))
 
         adv = pgd_loop(x, random_start(x, rng, "linf", p.eps), loss, "linf", p.eps, p.steps,
                        p.step_size)

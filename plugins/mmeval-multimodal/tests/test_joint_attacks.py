@@ -179,3 +179,49 @@ def test_co_attack_text_stage_uses_its_papers_kl_goal_by_default():
     co = create("attack", "multimodal/co-attack")
     assert co.text_stage.params.caption_goal == "kl"
     assert create("attack", "multimodal/sga").text_stage.params.caption_goal == "image"
+
+
+def test_sga_encodes_its_views_in_one_batch_with_the_loss_of_one_pass_per_view():
+    """The batched image-set loss equals the per-view sum (the reference's five passes) to float
+    tolerance, and the encoder is called once per step."""
+    import torch.nn.functional as F
+
+    from mmeval import BatchRandom, create, create_model
+
+    model = create_model("zoo/tiny-clip-shapes").eval()
+    sga = create("attack", "multimodal/sga")
+    x = torch.rand(3, 3, 48, 48)
+    u = F.normalize(torch.randn(3, 128), dim=-1)
+    owner = torch.arange(3)
+    rng_a, rng_b = BatchRandom([1, 2, 3]), BatchRandom([1, 2, 3])
+    calls = []
+    encode = model.encode_image
+
+    def counting(images):
+        calls.append(len(images))
+        return encode(images)
+
+    with torch.no_grad():
+        views = sga.views(x, rng_a)
+        per_view = sum(-(encode(v).float()[owner] * u).sum(-1) for v in views)
+        model.encode_image = counting
+        emb = model.encode_image(torch.cat(sga.views(x, rng_b))).float().view(-1, 3, 128)
+        batched = -(emb[:, owner] * u).sum(-1).sum(0)
+    assert calls == [15]  # 5 views x 3 images, one pass
+    torch.testing.assert_close(batched, per_view, rtol=1e-5, atol=1e-5)
+
+
+def test_sga_run_calls_the_encoder_once_per_step_on_all_views():
+    from mmeval import Batch, BatchRandom, create, create_model
+
+    model = create_model("zoo/tiny-clip-shapes").eval()
+    data = create("dataset", "shapes", n=4)
+    objective = create("objective", "retrieval")
+    objective.prepare(model, data)
+    batch = Batch.collate([data[i] for i in range(4)])
+    sizes = []
+    encode = model.encode_image
+    model.encode_image = lambda images: sizes.append(len(images)) or encode(images)
+    sga = create("attack", "multimodal/sga", steps=3)
+    sga(model, batch, objective, BatchRandom([0, 1, 2, 3]))
+    assert sizes.count(5 * 4) == 3 and max(sizes) == 5 * 4
