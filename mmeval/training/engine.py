@@ -180,7 +180,7 @@ def _train(spec: TrainSpec, host: PluginHost) -> TrainResult:
         sched.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         losses = [float(v) for v in state["losses"]]
-        epochs = json.loads(log_path.read_text())["epochs"][:start]
+        epochs = json.loads(state["epochs"])
     step_module: nn.Module = _Step(model, defense)
     if size > 1:
         step_module = nn.parallel.DistributedDataParallel(step_module)
@@ -239,9 +239,12 @@ def _save(out: Path, epoch: int, model: Any, opt: torch.optim.Optimizer, sched: 
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_checkpoint(tmp)
     written = next(iter(tmp.iterdir()))
+    # the epoch records travel with the checkpoint: a kill between renaming it into place and
+    # writing train.json must not leave a checkpoint that cannot be resumed
     torch.save({"epoch": epoch, "checkpoint": written.name, "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
-                "losses": torch.tensor(losses, dtype=torch.float64)}, tmp / STATE_FILE)
+                "losses": torch.tensor(losses, dtype=torch.float64),
+                "epochs": json.dumps(epochs)}, tmp / STATE_FILE)
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     ref = model.checkpoint_ref(final / written.name)

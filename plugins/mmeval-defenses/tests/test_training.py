@@ -231,3 +231,19 @@ def test_torchrun_two_ranks_train_and_write_one_checkpoint(tmp_path):
     model = load(log["model"])
     assert not torch.equal(model.image_tower[1].weight,
                            create_model("mmeval/toy-vlm").image_tower[1].weight)
+
+
+def test_a_checkpoint_whose_log_was_never_written_resumes(tmp_path):
+    """Killed after epoch 1's checkpoint was renamed into place but before train.json was written:
+    the checkpoint carries its epoch records, so the run resumes to the same losses."""
+    import shutil
+
+    toy = {"model": {"name": "mmeval/toy-vlm"}, "dataset": {"name": "toy", "params": {"n": 64}},
+           "batch_size": 16, "optimizer": {"name": "adam", "lr": 1e-3}}
+    full = train(spec(tmp_path, "defenses/tecoa", epochs=2, **toy))
+    out = tmp_path / "run"
+    shutil.rmtree(out / "epoch-002")
+    (out / "train.json").unlink()
+    resumed = train(spec(tmp_path, "defenses/tecoa", epochs=2, **toy))
+    assert resumed.losses == full.losses
+    assert [e["epoch"] for e in resumed.epochs] == [1, 2]
