@@ -15,6 +15,7 @@ from pydantic.fields import FieldInfo
 
 from .plugins import PluginHost
 from .registry import KINDS, Component
+from .reporters.markdown import cell_text
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,6 @@ def describe(comp: Component, host: PluginHost) -> str:
     return "\n".join(lines)
 
 
-def cell(text: str) -> str:
-    """``text`` safe inside a Markdown table cell."""
-    return text.replace("|", "\\|")
-
-
 def components_page(host: PluginHost) -> str:
     """docs/components.md: every registered component with its parameters."""
     lines = ["# Components", "",
@@ -139,7 +135,7 @@ def components_page(host: PluginHost) -> str:
             if params:
                 lines += ["| param | type | default | constraint | description |",
                           "|---|---|---|---|---|"]
-                lines += ["| " + " | ".join(cell(v) for v in (
+                lines += ["| " + " | ".join(cell_text(v) for v in (
                     f"`{p.name}`", f"`{p.type}`", f"`{p.default}`", p.constraint, p.description))
                     + " |" for p in params]
                 lines.append("")

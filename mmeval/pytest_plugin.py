@@ -72,8 +72,7 @@ def _mmeval_runner(request: pytest.FixtureRequest,
         if isinstance(spec, (str, Path)):
             spec = load_spec(spec)
         if models:  # model objects: registered, and their weights' digests enter the hash
-            spec = with_models(validate_spec(spec).canonical() if not isinstance(spec, dict)
-                               else spec, models, get_host())
+            spec = with_models(spec, models, get_host())
         spec = validate_spec(spec)
         spec = spec.model_copy(update={"run": spec.run.model_copy(update={"progress": False})})
         key = spec.spec_hash()  # the session's --mmeval-* options are the same for every spec

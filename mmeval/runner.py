@@ -103,8 +103,7 @@ def evaluate(
             from .models.in_memory import with_models
 
             host = host or get_host()
-            data = spec.canonical() if isinstance(spec, EvalSpec) else dict(spec)
-            spec = with_models(data, models, host)
+            spec = with_models(spec, models, host)
         the_plan = plan(spec, host, limit=limit, device=device, out=out)
     with building(the_plan.host):
         return _execute(the_plan)

@@ -14,7 +14,7 @@ import re
 from typing import Any, Literal
 
 import torch
-from pydantic import Field, create_model
+from pydantic import BaseModel, Field, create_model
 
 from ..errors import SpecError
 from ..plugins import PluginHost, get_host
@@ -84,8 +84,11 @@ def register_model(label: str, obj: Any, host: PluginHost | None = None) -> str:
     return name
 
 
-def with_models(spec: dict[str, Any], models: dict[str, Any], host: PluginHost) -> dict[str, Any]:
-    """``spec`` with each of ``models`` registered in ``host`` and appended to its models."""
+def with_models(spec: BaseModel | dict[str, Any], models: dict[str, Any],
+                host: PluginHost) -> dict[str, Any]:
+    """``spec`` (a spec model or a dict) as a dict with each of ``models`` registered in ``host``
+    and appended to its models."""
+    spec = spec.model_dump(mode="json") if isinstance(spec, BaseModel) else dict(spec)
     refs = [{"name": register_model(label, obj, host), "label": label}
             for label, obj in models.items()]
     return {**spec, "models": [*spec.get("models", []), *refs]}
