@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("Attack", "attack_mode", "project", "verify_output",), ".attacks.base"),
-    **dict.fromkeys(("build_stage", "building", "component", "stage", "stages",),
+    **dict.fromkeys(("build_stage", "building", "component", "stage", "stage_params", "stages",),
                     ".attacks.compose"),
     **dict.fromkeys(("PGD", "PGDParams", "pgd_loop", "random_start"), ".attacks.pgd"),
     **dict.fromkeys((
@@ -216,6 +216,7 @@ __all__ = [
     "register_model",
     "sample_seed",
     "stage",
+    "stage_params",
     "stages",
     "text_owners",
     "train",

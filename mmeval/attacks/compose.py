@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from ..errors import UnknownComponentError
 from ..plugins import get_host
 from ..registry import Kind
 from ..spec import ComponentRef
@@ -66,6 +67,15 @@ def stages(params: BaseModel) -> Iterator[tuple[str, ComponentRef, Kind, str | N
         if isinstance(extra, dict) and STAGE_KEY in extra:
             spec = extra[STAGE_KEY]
             yield name, getattr(params, name), spec["kind"], spec["modality"]
+
+
+def stage_params(ref: ComponentRef, kind: Kind = "attack") -> type[BaseModel] | None:
+    """The Params model of the component ``ref`` names, from the registry of the build context;
+    None when no such component is registered (``plan()`` reports it at its path)."""
+    try:
+        return (_HOST.get() or get_host()).registry.get(kind, ref.name).params_model()
+    except UnknownComponentError:
+        return None
 
 
 def build_stage(ref: ComponentRef, kind: Kind = "attack") -> Any:

@@ -45,8 +45,9 @@ class PGDParams(Params):
 
 
 def random_start(x: torch.Tensor, rng: BatchRandomLike, norm: Norm, eps: float,
-                 one_sided: bool = False) -> torch.Tensor:
-    """A random point of the ``norm`` ball around ``x`` (projected into [0, 1]). Linf: uniform in
+                 one_sided: bool = False, projected: bool = True) -> torch.Tensor:
+    """A random point of the ``norm`` ball around ``x``, projected into [0, 1] unless not
+    ``projected`` (the Co-Attack reference takes its first gradient there). Linf: uniform in
     [-eps, eps], or in [0, eps] with ``one_sided`` (the Co-Attack reference's start)."""
     shape = tuple(x.shape[1:])
     if norm == "linf":
@@ -56,7 +57,7 @@ def random_start(x: torch.Tensor, rng: BatchRandomLike, norm: Norm, eps: float,
         direction = rng.randn(*shape)
         direction = direction / direction.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
         delta = direction * eps * rng.rand(1).view(-1, 1, 1, 1)
-    return project(x, x + delta.to(x), norm, eps)
+    return project(x, x + delta.to(x), norm, eps) if projected else x + delta.to(x)
 
 
 def _unit(v: torch.Tensor, norm: Norm) -> torch.Tensor:

@@ -14,14 +14,16 @@ Deviations, explicit: the reference pairs one image with one caption and keeps t
 for its last caption; here an image with several captions is attacked once, against the mean of
 its captions' terms. For zero-shot classification the paired text is the (adversarial) prompt of
 the image's true class. The reference starts from the one-sided ``eps * U(0, 1)``; that start is
-``init="one-sided"``, the default is the usual two-sided ``U(-eps, eps)``.
+``init="one-sided"``, the default is the usual two-sided ``U(-eps, eps)``. ``compat="reference"``
+takes the first gradient at that start unclamped, ``x + delta`` possibly above 1, as the reference
+does, and runs the text stage in its reference mode.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mmeval import AttackOutput, Batch, ComponentRef, pgd_loop, random_start, stage
 
@@ -49,7 +51,15 @@ class CoAttackParams(JointParams):
     alpha: float = Field(default=3.0, ge=0.0, description="weight of the adversarial-text term")
     step_size: float | None = Field(default=None, gt=0.0, description="default 1.25 * eps / steps")
     init: Literal["uniform", "one-sided", "none"] = Field(
-        default="uniform", description="random start: U(-eps, eps), the reference's eps*U(0, 1), or none")
+        default="uniform", description="random start: U(-eps, eps), the reference's eps*U(0, 1), or "
+        "none (compat reference: the reference's, first gradient unclamped)")
+
+    @model_validator(mode="after")
+    def _reference_start(self) -> CoAttackParams:
+        if self.compat == "reference" and "init" in self.model_fields_set and self.init != "one-sided":
+            raise ValueError(f"init '{self.init}' is not the reference's start; compat 'reference' "
+                             "starts one-sided: drop init or set it to 'one-sided'")
+        return self
 
 
 class CoAttack(JointAttack):
@@ -71,7 +81,11 @@ class CoAttack(JointAttack):
             guided = per_sample(kl(log_u, log_adv[owner]), owner, len(x), mean=True)
             return kl(log_v, log_adv) + p.alpha * guided
 
-        start = x.clone() if p.init == "none" else random_start(x, rng, "linf", p.eps,
-                                                                one_sided=p.init == "one-sided")
+        reference = p.compat == "reference"
+        if p.init == "none" and not reference:
+            start = x.clone()
+        else:  # the reference's first gradient sees x + delta before any clamp
+            start = random_start(x, rng, "linf", p.eps, one_sided=reference or p.init == "one-sided",
+                                 projected=not reference or p.steps == 0)
         step = p.step_size or 1.25 * p.eps / max(p.steps, 1)
         return joined(pgd_loop(x, start, loss, "linf", p.eps, p.steps, step), text)

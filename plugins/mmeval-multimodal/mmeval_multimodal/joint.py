@@ -7,11 +7,11 @@ classification. Embedding-space losses are computed in fp32.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Literal, cast
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mmeval import (
     Attack,
@@ -24,12 +24,43 @@ from mmeval import (
     ThreatModel,
     build_stage,
     stage,
+    stage_params,
 )
 
 TEXT_STAGE = "textattack/bert-attack-vlm"
 
 
-class JointParams(Params):
+class CompatParams(Params):
+    """``compat``: ``paper`` (default) or ``reference``, which reproduces the official code and
+    runs the text stage in its own ``reference`` mode (the stage must have a ``compat`` param)."""
+
+    compat: Literal["paper", "reference"] = Field(
+        default="paper", description="paper: the papers' algorithm; reference: exactly the "
+        "official code (text stage included, in its reference mode)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_stage_mode(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("compat") != "reference":
+            return data
+        given = data.get("text_attack")
+        if given is None:
+            given = cls.model_fields["text_attack"].get_default(call_default_factory=True)
+        ref = ComponentRef.model_validate(given)
+        takes = stage_params(ref)
+        if takes is not None and "compat" not in takes.model_fields:
+            raise ValueError(f"compat 'reference' needs a text stage with a reference mode; "
+                             f"'{ref.name}' has none (no compat param): use "
+                             f"{TEXT_STAGE} or compat 'paper'")
+        if ref.params.get("compat", "reference") != "reference":
+            raise ValueError("compat 'reference' runs the text stage in its reference mode; drop "
+                             f"text_attack.params.compat ('{ref.params['compat']}') or set it to "
+                             "'reference'")
+        return {**data, "text_attack": ref.model_copy(
+            update={"params": {**ref.params, "compat": "reference"}})}
+
+
+class JointParams(CompatParams):
     eps: float = Field(default=2 / 255, ge=0.0, le=1.0, description="Linf radius in [0, 1] pixels")
     steps: int = Field(default=10, ge=0, description="image attack iterations")
     text_attack: ComponentRef = stage(TEXT_STAGE, modality="text",

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmeval import AttackOutput, Batch, ComponentRef, Params, build_stage, stage
+from mmeval import AttackOutput, Batch, ComponentRef, build_stage, stage
 
-from .joint import TEXT_STAGE, JointAttack, joined
+from .joint import TEXT_STAGE, CompatParams, JointAttack, joined
 
 #: SGA's PGD baseline: eps 2/255, 10 steps of 0.5/255
 IMAGE_STAGE = {"name": "mmeval/pgd", "params": {"eps": 2 / 255, "steps": 10, "step_size": 0.5 / 255}}
 
 
-class SepAttackParams(Params):
+class SepAttackParams(CompatParams):
     image_attack: ComponentRef = stage(IMAGE_STAGE, modality="image",
                                        description="the registered image attack")
     text_attack: ComponentRef = stage(TEXT_STAGE, modality="text",

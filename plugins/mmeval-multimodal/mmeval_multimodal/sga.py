@@ -6,12 +6,15 @@ Attack: Boosting Adversarial Transferability of Vision-Language Pre-training Mod
 2. Text-set-guided image attack: Linf PGD from a two-sided random start minimising the cosine
    between every view of the image and each of its adversarial texts. The views are the image
    itself and, for each scale ``s``, ``resize_back(clamp(resize_s(x' + N(0, sigma^2))))`` (bicubic,
+   sizes rounded down, not antialiased, as torchvision 0.15's tensor ``Resize`` the reference pins;
    fresh noise every step), all encoded in one batch per step. eps 2/255, 10 steps of 0.5/255,
    scales {0.5, 0.75, 1.25, 1.5}, sigma 0.05.
 3. The text stage again from the original texts, now guided by the adversarial images.
 
 With ``scales=[]`` step 2 is exactly PGD on the cosine loss. For zero-shot classification the paired
-text is the (adversarial) prompt of the image's true class.
+text is the (adversarial) prompt of the image's true class. The text stage reads 77 masked-LM tokens,
+the reference's setting for a CLIP source. ``compat="reference"`` runs the text stage in its
+reference mode; the image stage is the reference's in both modes.
 """
 
 from __future__ import annotations
@@ -23,12 +26,26 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from mmeval import AttackOutput, Batch, pgd_loop, random_start
+from mmeval import AttackOutput, Batch, ComponentRef, pgd_loop, random_start, stage
 
-from .joint import JointAttack, JointParams, embed_sets, joined, paired_texts, per_sample
+from .joint import (
+    TEXT_STAGE,
+    JointAttack,
+    JointParams,
+    embed_sets,
+    joined,
+    paired_texts,
+    per_sample,
+)
+
+#: SGA's text stage: the BERT-Attack variant with its image-guided goal, 77 tokens for CLIP
+SGA_TEXT = {"name": TEXT_STAGE, "params": {"max_length": 77}}
 
 
 class SGAParams(JointParams):
+    text_attack: ComponentRef = stage(SGA_TEXT, modality="text",
+                                      description="the registered text attack of the text stage "
+                                      "(default: BERT-Attack, image-guided, 77 tokens)")
     step_size: float = Field(default=0.5 / 255, gt=0.0, description="PGD step")
     scales: list[float] = Field(default=[0.5, 0.75, 1.25, 1.5],
                                 description="resize factors of the image set ([]: single view)")
@@ -47,7 +64,7 @@ class SGA(JointAttack):
         out = [adv]
         for s in self.params.scales:
             noisy = adv + self.params.sigma * rng.randn(*adv.shape[1:]).to(adv)
-            scaled = F.interpolate(noisy, size=(max(1, round(h * s)), max(1, round(w * s))),
+            scaled = F.interpolate(noisy, size=(max(1, int(h * s)), max(1, int(w * s))),
                                    mode="bicubic", align_corners=False).clamp(0.0, 1.0)
             out.append(F.interpolate(scaled, size=(h, w), mode="bicubic", align_corners=False))
         return out

@@ -225,3 +225,50 @@ def test_sga_run_calls_the_encoder_once_per_step_on_all_views():
     sga = create("attack", "multimodal/sga", steps=3)
     sga(model, batch, objective, BatchRandom([0, 1, 2, 3]))
     assert sizes.count(5 * 4) == 3 and max(sizes) == 5 * 4
+
+
+@pytest.mark.parametrize("name", ATTACKS)
+def test_reference_mode_runs_the_text_stage_in_its_reference_mode(name):
+    assert create("attack", name).text_stage.params.compat == "paper"
+    joint = create("attack", name, compat="reference")
+    assert joint.text_stage.params.compat == "reference"
+    if name == "multimodal/co-attack":  # the stage's other params stay (Co-Attack's KL goal)
+        assert joint.text_stage.params.caption_goal == "kl"
+    spec = {"models": ["mmeval/toy-vlm"], "tasks": ["toy"],
+            "attacks": [{"name": name, "params": {
+                "compat": "reference",
+                "text_attack": {"name": "textattack/bert-attack-vlm", "params": {"compat": "paper"}}}}]}
+    with pytest.raises(SpecError, match="reference mode") as err:
+        plan(spec)
+    assert err.value.path.startswith("attacks[0].params")
+    spec["attacks"][0]["params"]["text_attack"] = "textattack/bert-attack"  # no reference mode
+    with pytest.raises(SpecError, match="'textattack/bert-attack' has none") as err:
+        plan(spec)
+    assert err.value.path == "attacks[0].params"
+
+
+def test_co_attack_reference_mode_takes_its_first_gradient_unclamped(model):
+    """The reference's first iterate is x + eps * U(0, 1), above 1 near white; later iterates and
+    the output are in [0, 1]."""
+    batch, objective = task(model, "retrieval")
+    batch = Batch(**{**batch.__dict__, "images": batch.images.clamp(0.0, 1.0 - EPS / 2) + EPS / 2})
+    seen = []
+    encode = model.encode_image
+
+    def spying(images):
+        seen.append(images.detach().clone())
+        return encode(images)
+
+    model.encode_image = spying
+    try:
+        out = CoAttack(CoAttackParams(compat="reference", steps=2))(
+            model, batch, objective, BatchRandom(list(range(len(batch)))))
+    finally:
+        model.encode_image = encode
+    firsts = [s for s in seen if s.requires_grad or s.shape == batch.images.shape]
+    assert any(s.max() > 1.0 for s in firsts)  # the unclamped start
+    assert out.images.min() >= 0 and out.images.max() <= 1
+    assert (out.images - batch.images).abs().max() <= EPS + 1e-6
+    with pytest.raises(ValueError, match="reference's start"):
+        CoAttackParams(compat="reference", init="uniform")
+    assert CoAttackParams(compat="reference", init="one-sided").init == "one-sided"

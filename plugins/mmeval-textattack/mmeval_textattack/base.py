@@ -44,6 +44,10 @@ class TextAttackBase(Attack):
         """The search: one result per text, maximizing its goal (``seed`` for random edits)."""
         raise NotImplementedError
 
+    def embed(self, model: Any, texts: list[str]) -> torch.Tensor:
+        """fp32 clean embeddings of ``texts`` that KL goals measure from: the victim's own."""
+        return model.encode_text(texts).float().cpu()
+
     def run(self, model: Any, batch: Batch, objective: Objective, rng: Any) -> AttackOutput:
         seed = rng.batch_seed()
         with torch.no_grad():
@@ -78,8 +82,7 @@ class TextAttackBase(Attack):
 
     def _class_prompts(self, model: Any, objective: PromptObjective, n: int) -> AttackOutput:
         if self._memo is None or self._memo[0] != objective.prompts:  # deterministic: once per cell
-            assert objective.text_features is not None, "prepare() the objective first"
-            goals = [kl_from(e) for e in objective.text_features.float().cpu()]
+            goals = [kl_from(e) for e in self.embed(model, list(objective.prompts))]
             results = self.attack_texts(model, list(objective.prompts), goals, [None] * len(goals), 0)
             self._memo = (objective.prompts, results)
         results = self._memo[1]
@@ -91,7 +94,7 @@ class TextAttackBase(Attack):
     def _captions(self, model: Any, batch: Batch, seed: int) -> AttackOutput:
         texts = [c for caps in batch.texts for c in caps]
         if self.params.caption_goal == "kl":
-            goals = [kl_from(e) for e in model.encode_text(texts).float().cpu()]
+            goals = [kl_from(e) for e in self.embed(model, texts)]
         else:
             images = model.encode_image(batch.images).float().cpu()
             goals = [away_from(images[i]) for i, caps in enumerate(batch.texts) for _ in caps]

@@ -15,10 +15,11 @@ variant of every text in one encoder call (stop words, never replaced, are not s
 greedy step embeds the candidates of all still-active texts together; the current text's
 embedding is carried along instead of being re-encoded.
 
-``reference_offset=True`` reproduces the reference code's off-by-one: candidates for word j are
-taken from the MLM's prediction at the token *before* it (``[CLS]`` for the first word). The
-default, aligned, is what BERT-Attack and TextAttack do. The reference's BERT decode round trip of
-every text before encoding is not reproduced.
+``compat="reference"`` reproduces the official code exactly where it changes outputs (see
+:mod:`.compat`): the candidate off-by-one, the ``[CLS] x`` framing without ``[SEP]``, the
+reference's stop words, its multi-word and special-token candidates, and the BERT decode round trip
+of every text before the victim encodes it. The default, ``paper``, is aligned as in BERT-Attack and
+TextAttack and keeps the one-word budget.
 """
 
 from __future__ import annotations
@@ -35,11 +36,14 @@ from pydantic import Field
 from mmeval import INPUT, ThreatModel
 
 from .base import Result, TaskParams, TextAttackBase
+from .compat import MODES, PAPER, Compat, Mode
 from .mlm import load_mlm
-from .offline import STOPWORDS
 from .scores import Scorer
 
 UNK = "[UNK]"
+#: a multi-sub-word word's candidates: the top-4 tokens at each of its first 12 sub-words, at most
+#: 24 combinations (BERT-Attack's ``get_bpe_substitues``)
+PIECES, PER_PIECE, COMBINATIONS = 12, 4, 24
 
 
 @dataclass
@@ -61,32 +65,59 @@ class VLMBertAttackEngine:
 
     def __init__(self, mlm, tokenizer, encode: Callable[[list[str]], torch.Tensor], *, k: int = 10,
                  max_words: int = 1, threshold: float = 0.3, max_length: int = 30,
-                 stopwords: Sequence[str] = (), reference_offset: bool = False) -> None:
+                 compat: Compat = PAPER) -> None:
         self.mlm, self.tok, self.encode = mlm, tokenizer, encode
         self.k, self.max_words, self.threshold = k, max_words, threshold
-        self.max_length, self.reference_offset = max_length, reference_offset
-        self.stopwords = set(stopwords)
+        self.max_length, self.compat = max_length, compat
+        self.stopwords = set(compat.stopwords)
         self.special = set(tokenizer.all_special_tokens)
         # where the words sit in the MLM's input: after the tokenizer's leading specials ([CLS])
-        # and before its trailing ones ([SEP]), which truncation keeps
+        # and before its trailing ones ([SEP], which truncation keeps; none in the reference framing)
         framed = tokenizer.build_inputs_with_special_tokens([-1])
-        self._prefix, self._suffix = framed.index(-1), len(framed) - framed.index(-1) - 1
+        self._lead = framed[:framed.index(-1)]
+        self._prefix = len(self._lead)
+        self._suffix = 0 if compat.framing else len(framed) - self._prefix - 1
         self._pieces: dict[str, int] = {}  # word -> number of sub-words
+        self._cache: dict[str, torch.Tensor] = {}
 
-    def _embed(self, texts: list[str]) -> torch.Tensor:
-        """Embeddings of ``texts``; each distinct text is encoded once per attack call (masked
+    def embed(self, texts: list[str]) -> torch.Tensor:
+        """Victim embeddings of ``texts``; each distinct text is encoded once per attack call (masked
         variants and candidates often coincide across prompts built from the same template)."""
         new = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if new:
+            seen = self._round_trip(self._mlm_inputs(new)[0]) if self.compat.round_trip else new
             with torch.no_grad():
-                self._cache.update(zip(new, self.encode(new).float(), strict=True))
+                self._cache.update(zip(new, self.encode(seen).float(), strict=True))
         return torch.stack([self._cache[t] for t in texts]) if texts else torch.empty(0)
 
+    def _mlm_inputs(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input ids, attention mask) ``[N, max_length]`` of the MLM, in the mode's framing."""
+        if not self.compat.framing:
+            enc = self.tok(texts, max_length=self.max_length, truncation=True, padding="max_length",
+                           return_tensors="pt")
+            return enc["input_ids"], enc["attention_mask"]
+        rows = [self._lead + self.tok.convert_tokens_to_ids(self.tok.tokenize(t))
+                [:self.max_length - self._prefix] for t in texts]
+        mask = torch.tensor([[1] * len(r) + [0] * (self.max_length - len(r)) for r in rows])
+        pad = self.tok.pad_token_id
+        return torch.tensor([r + [pad] * (self.max_length - len(r)) for r in rows]), mask
+
+    def _round_trip(self, ids: torch.Tensor) -> list[str]:
+        """What the reference's victim encodes: the MLM input decoded, without padding and the
+        ``[CLS]``/``[SEP]`` markers (a special token inside a text goes too)."""
+        drop = [t for t in (self.tok.pad_token, self.tok.cls_token, self.tok.sep_token) if t]
+        out = []
+        for row in ids.tolist():
+            text = self.tok.decode(row, clean_up_tokenization_spaces=True)
+            for t in drop:
+                text = text.replace(t, "")
+            out.append(text.strip())
+        return out
+
     def _mlm_topk(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        enc = self.tok(texts, max_length=self.max_length, truncation=True, padding="max_length",
-                       return_tensors="pt")
+        ids, mask = self._mlm_inputs(texts)
         with torch.no_grad():
-            logits = self.mlm(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
+            logits = self.mlm(input_ids=ids, attention_mask=mask).logits
         values, ids = logits.topk(self.k, dim=-1)
         return ids, values  # [N, L, k]
 
@@ -100,29 +131,33 @@ class VLMBertAttackEngine:
         return spans
 
     def _candidates(self, s: _State, i: int) -> list[str]:
-        shift = self._prefix - 1 if self.reference_offset else self._prefix
-        start, end = (p + shift for p in s.spans[i])
-        end = min(end, self.max_length - self._suffix)
+        first, last = s.spans[i]
+        if first + self._prefix >= self.max_length - self._suffix:
+            return []  # the word is not in the MLM's input
+        shift = self._prefix - 1 if self.compat.offset else self._prefix
+        start, end = first + shift, min(last + shift, self.max_length - self._suffix)
         if start < 0 or end <= start:
             return []
         if end - start == 1:
             out = []
             for tid, logit in zip(s.top_ids[start].tolist(), s.top_logits[start].tolist(),
                                   strict=True):
-                if logit < self.threshold:
+                if self.threshold != 0 and logit < self.threshold:
                     break
                 out.append(self.tok.convert_ids_to_tokens(tid))
         else:
-            out = self._combinations(s.top_ids[start:min(end, start + 12), :4])
+            out = self._combinations(s.top_ids[start:min(end, start + PIECES), :PER_PIECE])
         original = s.words[i]
+        out = [c for c in dict.fromkeys(out)
+               if c != original and "##" not in c and c not in self.stopwords]
+        if self.compat.any_candidate:
+            return out
         # a word is replaced by one word: decoded combinations with spaces ("arrow," -> ", left")
         # would change more words than the budget allows
-        return [c for c in dict.fromkeys(out)
-                if c != original and c and "##" not in c and " " not in c
-                and c not in self.stopwords and c not in self.special]
+        return [c for c in out if c and " " not in c and c not in self.special]
 
     def _combinations(self, ids: torch.Tensor) -> list[str]:
-        combos = torch.tensor(list(itertools.product(*ids.tolist()))[:24])
+        combos = torch.tensor(list(itertools.product(*ids.tolist()))[:COMBINATIONS])
         with torch.no_grad():
             logits = self.mlm(input_ids=combos).logits
         ce = F.cross_entropy(logits.transpose(1, 2), combos, reduction="none").mean(dim=1)
@@ -140,14 +175,14 @@ class VLMBertAttackEngine:
 
     def attack(self, texts: Sequence[str], goals: Sequence[Scorer]) -> list[Result]:
         """(adversarial text, words changed, encoder queries) for each text and its goal."""
-        self._cache: dict[str, torch.Tensor] = {}
+        self._cache = {}
         states = [_State(t.split(" "), [], g) for t, g in zip(texts, goals, strict=True)]
-        clean = self._embed(list(texts))
+        clean = self.embed(list(texts))
         # stop words are never replaced, so only the others need an importance score
         slots = [[i for i, w in enumerate(s.words) if w not in self.stopwords] for s in states]
         masked = [" ".join([*s.words[:i], UNK, *s.words[i + 1:]])
                   for s, idx in zip(states, slots, strict=True) for i in idx]
-        masked_emb = self._embed(masked)
+        masked_emb = self.embed(masked)
         ids, values = self._mlm_topk(list(texts))
         row = 0
         for n, (s, idx) in enumerate(zip(states, slots, strict=True)):
@@ -155,7 +190,8 @@ class VLMBertAttackEngine:
             row += len(idx)
             log_p = F.log_softmax(clean[n], dim=-1)
             kl = (log_p.exp() * (log_p - F.log_softmax(e, dim=-1))).sum(dim=-1)
-            s.order = [idx[j] for j in kl.argsort(descending=True).tolist()]
+            # stable, as the reference's sort: equal scores keep word order
+            s.order = [idx[j] for j in kl.argsort(descending=True, stable=True).tolist()]
             s.queries = 1 + len(idx)
             s.top_ids, s.top_logits, s.spans = ids[n], values[n], self._spans(s.words)
             s.current = clean[n]
@@ -176,7 +212,7 @@ class VLMBertAttackEngine:
                 break
             texts_step = [" ".join([*s.words[:i], c, *s.words[i + 1:]])
                           for s, i, candidates in batch for c in candidates]
-            emb = self._embed(texts_step)
+            emb = self.embed(texts_step)
             offset = 0
             for s, i, candidates in batch:
                 # the current text (known embedding) competes with its candidates
@@ -198,11 +234,12 @@ class VLMBertAttackParams(TaskParams):
                      json_schema_extra=INPUT)
     k: int = Field(default=10, ge=1, description="MLM candidates per word")
     max_words: int = Field(default=1, ge=1, description="words changed at most (num_perturbation)")
-    threshold: float = Field(default=0.3, description="minimum raw MLM logit of a candidate")
+    threshold: float = Field(default=0.3, description="minimum raw MLM logit of a candidate (0: none)")
     max_length: int = Field(default=30, ge=4, description="masked-LM tokens (77 in SGA)")
-    reference_offset: bool = Field(
-        default=False, description="reproduce the Co-Attack/SGA/MMCoA off-by-one: candidates for "
-        "word j come from the MLM's prediction for the token before it")
+    compat: Mode = Field(
+        default="paper", description="paper: BERT-Attack's alignment, one word; reference: exactly "
+        "the official Co-Attack/SGA/MMCoA code (candidate offset, [CLS] x framing, its stop words "
+        "and candidates, BERT decode round trip)")
 
 
 class VLMBertAttack(TextAttackBase):
@@ -218,14 +255,24 @@ class VLMBertAttack(TextAttackBase):
 
     @property
     def threat_model(self) -> ThreatModel:
-        return ThreatModel("text", max_words=self.params.max_words)
+        """``max_words`` words; in reference mode a replaced word may decode to one word per
+        sub-word ("arrow," -> "cyan circle"), up to 12, as in the reference code."""
+        per_word = PIECES if self.params.compat == "reference" else 1
+        return ThreatModel("text", max_words=self.params.max_words * per_word)
+
+    def engine(self, model: Any) -> VLMBertAttackEngine:
+        """The search against ``model``'s text encoder, in this attack's mode."""
+        p = self.params
+        mlm, tokenizer = load_mlm(p.mlm)
+        return VLMBertAttackEngine(
+            mlm, tokenizer, lambda t: model.encode_text(t).cpu(), k=p.k, max_words=p.max_words,
+            threshold=p.threshold, max_length=min(p.max_length, mlm.config.max_position_embeddings),
+            compat=MODES[p.compat])
+
+    def embed(self, model: Any, texts: list[str]) -> torch.Tensor:
+        """Clean embeddings as the search sees them (through the round trip in reference mode)."""
+        return self.engine(model).embed(texts)
 
     def attack_texts(self, model: Any, texts: list[str], goals: list[Scorer],
                      successes: list[Scorer | None], seed: int) -> list[Result]:
-        p = self.params
-        mlm, tokenizer = load_mlm(p.mlm)
-        engine = VLMBertAttackEngine(
-            mlm, tokenizer, lambda t: model.encode_text(t).cpu(), k=p.k, max_words=p.max_words,
-            threshold=p.threshold, max_length=min(p.max_length, mlm.config.max_position_embeddings),
-            stopwords=STOPWORDS, reference_offset=p.reference_offset)
-        return engine.attack(texts, goals)
+        return self.engine(model).attack(texts, goals)

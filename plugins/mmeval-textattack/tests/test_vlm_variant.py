@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from mmeval_textattack.compat import Compat
 from mmeval_textattack.mlm import load_mlm
 from mmeval_textattack.offline import STOPWORDS
 from mmeval_textattack.scores import kl_from
@@ -23,8 +24,7 @@ def engine_parts():
 
 def make(parts, **kw):
     model, mlm, tok = parts
-    return VLMBertAttackEngine(mlm, tok, lambda t: model.encode_text(t), stopwords=STOPWORDS,
-                               max_length=24, **kw)
+    return VLMBertAttackEngine(mlm, tok, lambda t: model.encode_text(t), max_length=24, **kw)
 
 
 def top_k(tok, logits, k=10):
@@ -73,7 +73,7 @@ def test_batched_equals_one_at_a_time_and_is_deterministic(engine_parts):
 def test_reference_offset_takes_candidates_from_the_previous_token(engine_parts):
     model, mlm, tok = engine_parts
     text = "a small red circle in the top left"
-    results = make(engine_parts, reference_offset=True, threshold=-1e9).attack(
+    results = make(engine_parts, compat=Compat(offset=True), threshold=0).attack(
         [text], goals(model, [text]))
     adv = results[0][0]
     assert tok.convert_ids_to_tokens(tok(text)["input_ids"])[0] == "[CLS]"
