@@ -15,8 +15,9 @@ for its last caption; here an image with several captions is attacked once, agai
 its captions' terms. For zero-shot classification the paired text is the (adversarial) prompt of
 the image's true class. The reference starts from the one-sided ``eps * U(0, 1)``; that start is
 ``init="one-sided"``, the default is the usual two-sided ``U(-eps, eps)``. ``compat="reference"``
-takes the first gradient at that start unclamped, ``x + delta`` possibly above 1, as the reference
-does, and runs the text stage in its reference mode.
+takes the first gradient at that start unclamped, ``x + delta`` possibly above 1, guides the image
+by its last caption only (the image the reference keeps), and runs the text stage in its reference
+mode.
 """
 
 from __future__ import annotations
@@ -72,7 +73,10 @@ class CoAttack(JointAttack):
         p = self.params
         x = batch.images
         text = self.text_stage(model, batch, objective, rng)
-        u, owner = embed_sets(model, paired_texts(model, batch, objective, text))
+        sets = paired_texts(model, batch, objective, text)
+        if p.compat == "reference":  # the image the reference keeps: crafted with its last caption
+            sets = [texts[-1:] for texts in sets]
+        u, owner = embed_sets(model, sets)
         log_u = log_softmax32(u)
         log_v = log_softmax32(model.encode_image(x).detach())
 

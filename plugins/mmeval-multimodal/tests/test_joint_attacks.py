@@ -272,3 +272,16 @@ def test_co_attack_reference_mode_takes_its_first_gradient_unclamped(model):
     with pytest.raises(ValueError, match="reference's start"):
         CoAttackParams(compat="reference", init="uniform")
     assert CoAttackParams(compat="reference", init="one-sided").init == "one-sided"
+
+
+def test_co_attack_reference_mode_guides_each_image_by_its_last_caption(model):
+    batch, objective = task(model, "retrieval")
+    last = Batch(**{**batch.__dict__, "texts": tuple(t[-1:] for t in batch.texts)})
+    seeds = list(range(len(batch)))
+
+    def images(b, compat):
+        return CoAttack(CoAttackParams(compat=compat, steps=3))(
+            model, b, objective, BatchRandom(seeds)).images
+
+    torch.testing.assert_close(images(batch, "reference"), images(last, "reference"))
+    assert not torch.equal(images(batch, "paper"), images(last, "paper"))

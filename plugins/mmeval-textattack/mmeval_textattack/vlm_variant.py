@@ -257,8 +257,12 @@ class VLMBertAttack(TextAttackBase):
     def threat_model(self) -> ThreatModel:
         """``max_words`` words; in reference mode a replaced word may decode to one word per
         sub-word ("arrow," -> "cyan circle"), up to 12, as in the reference code."""
-        per_word = PIECES if self.params.compat == "reference" else 1
+        per_word = PIECES if self.compat().any_candidate else 1
         return ThreatModel("text", max_words=self.params.max_words * per_word)
+
+    def compat(self) -> Compat:
+        """The reference behaviours the search reproduces: all of them, or none."""
+        return MODES[self.params.compat]
 
     def engine(self, model: Any) -> VLMBertAttackEngine:
         """The search against ``model``'s text encoder, in this attack's mode."""
@@ -267,7 +271,7 @@ class VLMBertAttack(TextAttackBase):
         return VLMBertAttackEngine(
             mlm, tokenizer, lambda t: model.encode_text(t).cpu(), k=p.k, max_words=p.max_words,
             threshold=p.threshold, max_length=min(p.max_length, mlm.config.max_position_embeddings),
-            compat=MODES[p.compat])
+            compat=self.compat())
 
     def embed(self, model: Any, texts: list[str]) -> torch.Tensor:
         """Clean embeddings as the search sees them (through the round trip in reference mode)."""
