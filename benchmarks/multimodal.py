@@ -121,6 +121,7 @@ def main() -> None:
         total = statistics.median(totals[label][1:])
         stage = statistics.median(text[label][1:])
         print(f"{label:<12} {total:>14.2f} {stage:>13.2f} {100 * stage / total:>10.0f}%")
+    step_costs(attacks["SGA"], model, batches[0], args.reps, device)
     if args.no_per_sample:
         return
     print(f"\n{'attack':<12} {'batched s':>10} {'per-sample s':>13} {'speed-up':>9} "
@@ -140,6 +141,35 @@ def main() -> None:
         texts, pixels = agreement(outs["batched"], outs["per-sample"])
         print(f"{label:<12} {batched:>10.2f} {single:>13.2f} {single / batched:>8.1f}x "
               f"{100 * texts:>13.0f}% {100 * pixels:>11.2f}%")
+
+
+def step_costs(sga, model, batch: Batch, reps: int, device: torch.device) -> None:
+    """Where one SGA image step goes: the encoder's forward and backward on one view (Co-Attack's
+    step) and on SGA's five, and building the rescaled views; medians in ms, interleaved."""
+    x = batch.images
+    rng = BatchRandom(range(len(batch)), device)
+
+    def encoder(views: int) -> None:
+        adv = torch.cat([x] * views).requires_grad_(True)
+        model.encode_image(adv).sum().backward()
+
+    def rescaled() -> None:
+        adv = x.clone().requires_grad_(True)
+        torch.cat(sga.views(adv, rng)).sum().backward()
+
+    parts = {"encoder, 1 view": lambda: encoder(1), "encoder, 5 views": lambda: encoder(5),
+             "rescaled views": rescaled}
+    times: dict[str, list[float]] = {k: [] for k in parts}
+    for _ in range(5 * reps):
+        for name, fn in parts.items():
+            sync(device)
+            t0 = time.perf_counter()
+            fn()
+            sync(device)
+            times[name].append(time.perf_counter() - t0)
+    print(f"\none SGA image step on a batch of {len(batch)} (forward + backward), median ms:")
+    for name, t in times.items():
+        print(f"  {name:<18} {1000 * statistics.median(t):8.1f}")
 
 
 if __name__ == "__main__":
