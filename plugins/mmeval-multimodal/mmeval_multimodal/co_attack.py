@@ -72,9 +72,10 @@ class CoAttack(JointAttack):
     def run(self, model: Any, batch: Batch, objective: Any, rng: Any) -> AttackOutput:
         p = self.params
         x = batch.images
+        reference = p.compat == "reference"
         text = self.text_stage(model, batch, objective, rng)
         sets = paired_texts(model, batch, objective, text)
-        if p.compat == "reference":  # the image the reference keeps: crafted with its last caption
+        if reference:  # the image the reference keeps: crafted with its last caption
             sets = [texts[-1:] for texts in sets]
         u, owner = embed_sets(model, sets)
         log_u = log_softmax32(u)
@@ -85,7 +86,6 @@ class CoAttack(JointAttack):
             guided = per_sample(kl(log_u, log_adv[owner]), owner, len(x), mean=True)
             return kl(log_v, log_adv) + p.alpha * guided
 
-        reference = p.compat == "reference"
         if p.init == "none" and not reference:
             start = x.clone()
         else:  # the reference's first gradient sees x + delta before any clamp
