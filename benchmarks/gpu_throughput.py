@@ -45,8 +45,7 @@ def forward_flops(model) -> float:
 
 
 def pgd_throughput(precision: str, compile_tower: bool, steps: int, n: int | None = None) -> dict:
-    from mmeval import Batch, BatchRandom
-    from mmeval.attacks.pgd import PGD, PGDParams
+    from mmeval import PGD, Batch, BatchRandom, PGDParams
     from mmeval.autobatch import largest_fitting
     from mmeval.compilation import compile_image_side
     from mmeval.devices import autocast

@@ -17,9 +17,11 @@ def mmeval_register_models(registry: KindRegistry) -> None:
     registry.add("hf/siglip", "mmeval.models.hf_clip:HFSigLIP",
                  description="transformers SiglipModel from a model id or local directory")
     registry.add("zoo/tiny-clip-shapes", "mmeval.zoo.tiny_clip:TinyCLIP",
-                 description="Tiny open_clip CLIP trained offline on shapes (built on first use)")
+                 declared="mmeval.zoo.declared:TinyCLIPDeclared",
+                 description="Tiny open_clip CLIP trained offline on shapes (seed 0 packaged)")
     registry.add("zoo/tiny-classifier-shapes", "mmeval.zoo.tiny_classifier:TinyClassifier",
-                 description="CNN image classifier of the 10 shapes (no text side; built on first use)")
+                 declared="mmeval.zoo.declared:TinyClassifierDeclared",
+                 description="CNN image classifier of the 10 shapes (no text side; seed 0 packaged)")
 
 
 @hookimpl
@@ -41,18 +43,21 @@ def mmeval_register_datasets(registry: KindRegistry) -> None:
 @hookimpl
 def mmeval_register_objectives(registry: KindRegistry) -> None:
     registry.add("zero-shot", "mmeval.objectives.zero_shot:ZeroShotClassification",
+                 declared="mmeval.objectives.declared:ZeroShotDeclared",
                  aliases=["mmeval/zero-shot-classification"],
                  description="Zero-shot classification: CE over cached class-prompt embeddings")
     registry.add("retrieval", "mmeval.objectives.retrieval:Retrieval",
-                 aliases=["mmeval/retrieval"],
+                 declared="mmeval.objectives.declared:RetrievalDeclared", aliases=["mmeval/retrieval"],
                  description="Image-text retrieval over the task's caption gallery (TR/IR@K)")
 
 
 @hookimpl
 def mmeval_register_attacks(registry: KindRegistry) -> None:
-    registry.add("clean", "mmeval.attacks.clean:Clean", aliases=["mmeval/clean"],
+    registry.add("clean", "mmeval.attacks.clean:Clean", declared="mmeval.attacks.declared:CleanDeclared",
+                 aliases=["mmeval/clean"],
                  description="No attack: the adversarial input is the clean input")
-    registry.add("mmeval/pgd", "mmeval.attacks.pgd:PGD", aliases=["pgd"],
+    registry.add("mmeval/pgd", "mmeval.attacks.pgd:PGD", declared="mmeval.attacks.declared:PGDDeclared",
+                 aliases=["pgd"],
                  description="Reference PGD on the objective's loss (Linf / L2; Madry et al. 2018)")
 
 

@@ -24,7 +24,8 @@ from typing import Any
 
 import torch
 
-from .attacks.pgd import PGD, PGDParams
+from .attacks.declared import PGDParams
+from .attacks.pgd import PGD
 from .planning import Cell, CellInfo
 from .protocols import Dataset, Objective, VLModel
 from .records import NON_FINITE

@@ -43,11 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--device", help="cpu, cuda, cuda:N or auto")
     tr.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
-    val = sub.add_parser("validate", help="check a spec, its datasets and models (without "
-                         "loading them), and print its tasks and cells; no attack runs")
+    val = sub.add_parser("validate", help="check a spec: every name and params block, dataset "
+                         "roots, model files (without loading anything); print its tasks and "
+                         "cells; no attack runs")
     val.add_argument("spec")
     val.add_argument("--deep", action="store_true",
-                     help="also build every model on the CPU and score each task's first sample")
+                     help="also build every dataset (checking its first sample) and every model "
+                     "on the CPU, and score each task's first sample")
 
     lst = sub.add_parser("list", help="list registered components")
     lst.add_argument("kind", nargs="?", choices=[f"{k}s" for k in KINDS])
@@ -64,10 +66,13 @@ def _parser() -> argparse.ArgumentParser:
 
     zoo = sub.add_parser("zoo", help="the offline zoo of tiny models trained on shapes")
     zoo_sub = zoo.add_subparsers(dest="zoo_command", required=True)
-    build = zoo_sub.add_parser("build", help="build (train) zoo models ahead of time")
+    build = zoo_sub.add_parser("build", help="train zoo models ahead of time (those neither "
+                               "packaged nor cached), or afresh into the package with --package")
     build.add_argument("names", nargs="*", help="default: all")
     build.add_argument("--seed", type=int, default=0)
-    zoo_sub.add_parser("list", help="show the zoo and what is cached")
+    build.add_argument("--package", action="store_true", help="train from scratch and write the "
+                       "weights, with their recipe, into the package (mmeval/zoo/weights/)")
+    zoo_sub.add_parser("list", help="show the zoo: what ships with the package, what is cached")
     return p
 
 
@@ -144,10 +149,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .planning import plan
     from .spec import load_spec
-    from .validation import validate
 
     the_plan = plan(load_spec(args.spec))
-    validate(the_plan, deep=args.deep)
+    if args.deep:
+        from .validation import validate
+
+        validate(the_plan)
     tasks = list({c.task.index: c.task for c in the_plan.cells}.values())
     print(f"spec '{the_plan.spec.name}' is valid: {len(tasks)} task(s), "
           f"{len(the_plan.cells)} cell(s)")
@@ -215,17 +222,26 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
     from . import zoo
 
     if args.zoo_command == "build":
-        for name in args.names or list(zoo.ENTRIES):
+        names = args.names or list(zoo.ENTRIES)
+        for name in names:
             if name not in zoo.ENTRIES:
                 raise SpecError(f"no zoo model '{name}'; choose from {sorted(zoo.ENTRIES)}", "names")
-            print(f"{name}: {zoo.ensure(name, seed=args.seed)}")
+        for name in names:
+            path = (zoo.build(name, args.seed, zoo.packaged_dir(name, args.seed)) if args.package
+                    else zoo.ensure(name, seed=args.seed))
+            print(f"{name}: {path}")
         return 0
-    built = {(c["name"], c["seed"]): c for c in zoo.cached()}
+    shipped = {(c["name"], c["seed"]): c for c in zoo.shipped()}
+    built = {(c["name"], c["seed"]) for c in zoo.cached()}
     print(f"cache: {zoo.cache_dir()}")
     for entry in zoo.ENTRIES.values():
-        seeds = sorted(s for n, s in built if n == entry.name)
-        state = f"built (seeds {seeds})" if seeds else "not built"
-        print(f"  zoo/{entry.name:<20} {state:<22} {entry.description}")
+        packaged = sorted(s for (n, s), c in shipped.items() if n == entry.name and c["current"])
+        stale = sorted(s for (n, s), c in shipped.items() if n == entry.name and not c["current"])
+        cached = sorted(s for n, s in built if n == entry.name)
+        state = ", ".join([f"packaged (seeds {packaged})"] * bool(packaged)
+                          + [f"packaged by an older recipe (seeds {stale})"] * bool(stale)
+                          + [f"cached (seeds {cached})"] * bool(cached)) or "not built"
+        print(f"  zoo/{entry.name:<24} {entry.description}\n      {state}")
     return 0
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import torch
-
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 #: the image-side entry points of the model protocols (VLModel, ImageClassifier)
 IMAGE_METHODS = ("encode_image", "classify")
@@ -25,6 +23,8 @@ def compile_image_side(model: Any, mode: str) -> Any:
     """``model`` with each image-side method it has replaced, on the instance, by its
     torch.compile'd self (graphs for forward and backward; shapes that change are recompiled once
     as dynamic). Weights, state dict and checkpoints are untouched. Returns ``model``."""
+    import torch
+
     for name in IMAGE_METHODS:
         method = getattr(model, name, None)
         if callable(method):

@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from PIL import Image
 
 from .types import Batch, SampleRecord
+
+if TYPE_CHECKING:
+    import torch
 
 FOLDER = "examples"
 

@@ -8,7 +8,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
-import torch
 from pydantic import BaseModel, Field
 
 from .registry import NoParams, Params
@@ -102,6 +101,8 @@ class FoolingRate(_Metric):
 
 def paired_drop(clean: Sequence[bool], adv: Sequence[bool]) -> MetricValue:
     """Mean of ``clean - adv`` over paired outcomes with a 95% percentile bootstrap interval."""
+    import torch
+
     n = len(clean)
     if n == 0:
         return MetricValue(math.nan, 0.0, 1.0, 0)
@@ -138,6 +139,8 @@ def retrieval_hits(records: Sequence[SampleRecord], which: Literal["clean", "adv
     image for ``tr`` (image->text), one per caption for ``ir`` (text->image)."""
     if not records:
         return []
+    import torch
+
     images = torch.stack([r.arrays[f"{which}_image"] for r in records])
     texts = [r.arrays[f"{which}_text"] for r in records]
     owner = torch.cat([torch.full((len(t),), i) for i, t in enumerate(texts)])

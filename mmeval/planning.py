@@ -1,8 +1,9 @@
 """``plan(spec)``: resolve every name against one plugin host, validate every params block, check
 that components can be combined, and expand the grid model x defense x task x attack into cells
 with stable ids, each with a frozen :class:`CellInfo` (labels, objective kind, threat model, role,
-source, stage tree). Nothing is computed here; attacks are instantiated (cheaply, inside the
-plan's build context) only to read their declared threat model.
+source, stage tree). Nothing is computed or built here: every fact comes from the components'
+declarations (see :mod:`mmeval.registry`); an attack's is instantiated from its params, inside the
+plan's build context, to read its threat model.
 
 The :class:`Plan` is the run: the runner, the gates, the metrics and the reporters read it (and the
 cell descriptions it writes to the journal); nothing after ``plan()`` consults the registry or
@@ -47,9 +48,9 @@ FLAGS: dict[Kind, tuple[str, ...]] = {
 
 
 def declared(comp: Component, flag: str, path: str) -> Any:
-    """The capability ``flag`` that ``comp``'s target declares; an error naming the plugin if not."""
+    """The capability ``flag`` that ``comp`` declares; an error naming the plugin if not."""
     try:
-        return getattr(comp.load(), flag)
+        return getattr(comp.declaration(), flag)
     except AttributeError:
         raise PluginLoadError(
             f"{path}: {comp.kind} '{comp.name}' (from plugin '{comp.origin}') does not declare "
@@ -264,7 +265,7 @@ def resolve_ref(registry: ComponentRegistry, kind: Kind, ref: ComponentRef, path
 def preflight(comp: Component, params: BaseModel, path: str) -> None:
     """Run the component's optional ``preflight(params)``: cheap checks that what it will read
     is there (a dataset's root, say), so a bad path fails at plan time with the field's path."""
-    check = getattr(comp.load(), "preflight", None)
+    check = getattr(comp.declaration(), "preflight", None)
     if check is None:
         return
     try:
@@ -366,8 +367,8 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None, *,
 
     warnings: list[str] = []
     _check_compatibility(models, defenses, tasks, attacks, warnings)
-    with building(host):
-        built = {a.path: a.build() for a in attacks}
+    with building(host):  # each attack's declaration: what it declares, without building it
+        built = {a.path: a.component.declare(a.params) for a in attacks}
 
     salt = {"seed": spec.run.seed, "precision": spec.run.precision}
     cells: list[Cell] = []
@@ -478,7 +479,7 @@ def _check_language_model(info: CellInfo, task: Task, warnings: list[str]) -> No
     entry = ENTRIES.get(lm.removeprefix("zoo/")) if lm.startswith("zoo/") else None
     if entry is None or entry.domain is None:
         return
-    if getattr(task.dataset.component.load(), "domain", None) == entry.domain:
+    if getattr(task.dataset.component.declaration(), "domain", None) == entry.domain:
         return
     text = (f"{info.attack} on {task.label}: the words are proposed by {lm}, a masked LM trained "
             f"only on the {entry.domain} world's captions, so its substitutions are not real "

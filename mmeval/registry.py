@@ -1,13 +1,19 @@
 """Component registry: name -> lazy ``"module:attr"`` target + pydantic ``Params`` model.
 
-Targets are imported only when a spec asks for them, so listing components stays cheap and a
-component whose heavy dependency is missing does not break the others.
+Targets are imported only when a component is built, so listing components stays cheap and a
+component whose heavy dependency is missing does not break the others. A component may name a
+*declaration* (``declared=``): a light class, importing neither torch nor a model library, that
+carries its ``Params``, its capability flags, its optional ``preflight`` / ``check_variant`` and,
+for an attack, the threat model an instance made from its params declares. ``plan()`` reads the
+declaration only, so ``mmeval validate`` never imports the heavy target; without one, the target
+is its own declaration.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
@@ -50,6 +56,8 @@ class Component:
     description: str = ""
     #: for a family registered as ``prefix/*``: the part of the requested name after the prefix
     variant: str | None = None
+    #: the light class declaring what the target is (None: the target itself)
+    declared: Any = None
     _loaded: Any = field(default=None, repr=False)
 
     def load(self) -> Any:
@@ -58,10 +66,22 @@ class Component:
             self._loaded = _import(self.target, f"{self.kind} '{self.name}' from {self.origin}")
         return self._loaded
 
+    def declaration(self) -> Any:
+        """The class declaring the component's params, flags and checks (imported on use)."""
+        if self.declared is None:
+            return self.load()
+        return _import(self.declared, f"declaration of {self.kind} '{self.name}'")
+
+    def declare(self, params: BaseModel) -> Any:
+        """The declaration made from already-validated params: for an attack, what ``plan()``
+        reads the threat model from (the target itself when there is no declaration)."""
+        kwargs = {"variant": self.variant} if self.variant is not None else {}
+        return self.declaration()(params, **kwargs)
+
     def params_model(self) -> type[BaseModel]:
         if self.params is not None:
             return _import(self.params, f"params of {self.kind} '{self.name}'")
-        return getattr(self.load(), "Params", NoParams)
+        return getattr(self.declaration(), "Params", NoParams)
 
     def validate_params(self, raw: dict[str, Any] | BaseModel, path: str) -> BaseModel:
         """Validate ``raw`` against the Params model; errors carry ``path`` (e.g. ``attacks[1].params``)."""
@@ -89,7 +109,7 @@ class Component:
 
     def check_variant(self, path: str) -> None:
         """For a family member, let the target reject an unknown variant (``check_variant``)."""
-        check = getattr(self.load(), "check_variant", None)
+        check = getattr(self.declaration(), "check_variant", None)
         if self.variant is not None and check is not None:
             try:
                 check(self.variant)
@@ -100,8 +120,18 @@ class Component:
     def summary(self) -> str:
         if self.description:
             return self.description
-        doc = getattr(self._loaded, "__doc__", None) if self._loaded is not None else None
+        loaded = self._loaded if self.declared is None else _loaded(self.declared)
+        doc = getattr(loaded, "__doc__", None) if loaded is not None else None
         return (doc or "").strip().split("\n")[0]
+
+
+def _loaded(target: Any) -> Any:
+    """``target`` if its module is already imported (never imports anything), else None."""
+    if not isinstance(target, str):
+        return target
+    module_name, _, attr = target.partition(":")
+    module = sys.modules.get(module_name)
+    return getattr(module, attr, None) if module is not None and "." not in attr else None
 
 
 def _import(target: Any, what: str) -> Any:
@@ -169,16 +199,20 @@ class KindRegistry:
         params: type[BaseModel] | str | None = None,
         aliases: Sequence[str] = (),
         description: str = "",
+        declared: Any = None,
     ) -> None:
-        """Register ``name`` -> ``target`` (an object or ``"module:attr"``). ``params`` defaults to
-        the target's ``Params`` attribute, looked up lazily. A name ending in ``/*`` registers a
+        """Register ``name`` -> ``target`` (an object or ``"module:attr"``). ``declared`` (same
+        forms) names a light class declaring the component (its ``Params``, flags and checks;
+        see the module docstring) so planning never imports ``target``; ``params`` defaults to the
+        declaration's ``Params`` attribute, looked up lazily. A name ending in ``/*`` registers a
         family: ``prefix/anything`` resolves to it and the target gets ``variant="anything"``.
         A plugin's names carry a namespace (``<namespace>/<name>``); only the core's may not."""
         if "/" not in name and self.origin not in CORE_ORIGINS:
             raise ValueError(f"{self.kind} name '{name}' has no namespace; register it as "
                              f"'{self.origin}/{name}' (names are <namespace>/<name>)")
         self._registry.add(
-            Component(self.kind, name, target, self.origin, params, tuple(aliases), description)
+            Component(self.kind, name, target, self.origin, params, tuple(aliases), description,
+                      declared=declared)
         )
 
 

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import checks
 from .errors import StoreError
 from .planning import CellInfo, MetricPlan
 from .spec import ChecksSettings
@@ -120,6 +119,8 @@ def build_results(store: Store, metrics: Sequence[MetricPlan]) -> Results:
         raise StoreError(f"'{store.path}' was written by an older mmeval and holds no description "
                          f"of {len(stale)} cell(s); re-run the spec into this directory (nothing "
                          "is recomputed) to record them")
+    from . import checks  # the record gates read tensors: imported when results are built
+
     infos = {row["cell_id"]: CellInfo.from_json(row["info"]) for row in rows}
     journaled = {row["cell_id"]: store.records(row["cell_id"]) for row in rows}
     settings = ChecksSettings.model_validate(spec["run"].get("checks", {}))

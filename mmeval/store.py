@@ -15,13 +15,13 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import safetensors.torch
-import torch
+from typing import TYPE_CHECKING, Any
 
 from .errors import StoreError
 from .types import SampleRecord
+
+if TYPE_CHECKING:
+    import torch
 
 JOURNAL = "journal.sqlite"
 
@@ -227,8 +227,14 @@ class Store:
 def _pack(arrays: Mapping[str, torch.Tensor]) -> bytes | None:
     if not arrays:
         return None
+    import safetensors.torch
+
     return safetensors.torch.save({k: v.detach().float().cpu().clone() for k, v in arrays.items()})
 
 
 def _unpack(blob: bytes | None) -> dict[str, torch.Tensor]:
-    return safetensors.torch.load(blob) if blob else {}
+    if not blob:
+        return {}
+    import safetensors.torch
+
+    return safetensors.torch.load(blob)

@@ -1,13 +1,17 @@
-"""Plain data carried between components: batches, threat models, attack outputs, records, metric values."""
+"""Plain data carried between components: batches, threat models, attack outputs, records, metric values.
+
+Importing it does not import torch (planning, validation and the reports use these types without
+any tensor); torch is imported where a batch is built."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 Modality = Literal["none", "image", "text", "image+text"]
 Norm = Literal["linf", "l2"]
@@ -52,6 +56,8 @@ class Batch:
 
     @classmethod
     def collate(cls, samples: Sequence[Sample]) -> Batch:
+        import torch
+
         labels = [s.label for s in samples]
         return cls(
             sample_ids=tuple(s.sample_id for s in samples),

@@ -3,10 +3,12 @@ and without running an attack (docs/reliability.md lists each check and its test
 
 1. ``plan()``: the spec, every name and params block, capability flags, stage trees, objective vs
    dataset kind, and each component's ``preflight`` (dataset roots and layouts, model
-   directories and tokenizer files, open_clip tags in the local cache, checkpoint shapes).
-2. every dataset built and its first sample checked (``load_datasets``).
-3. with ``deep``: every model (with its defense) and transfer source built on the CPU, each
-   task's objective prepared on it and the first sample scored clean."""
+   directories and tokenizer files, open_clip tags in the local cache, checkpoint shapes). This
+   reads declarations only, so plain ``mmeval validate`` imports no model library.
+2. with ``--deep`` (:func:`validate`): every dataset built and its first sample checked
+   (``load_datasets``);
+3. and every model (with its defense) and transfer source built on the CPU, each task's
+   objective prepared on it and the first sample scored clean."""
 
 from __future__ import annotations
 
@@ -21,12 +23,11 @@ from .runner import load_datasets
 from .types import Batch
 
 
-def validate(the_plan: Plan, deep: bool = False) -> None:
-    """Raise the MmevalError a run of ``the_plan`` would meet before its first attack."""
+def validate(the_plan: Plan) -> None:
+    """Raise the MmevalError a run of ``the_plan`` would meet before its first attack, beyond
+    what ``plan()`` checks (levels 2 and 3 above)."""
     with building(the_plan.host):
         datasets = load_datasets(the_plan)
-        if not deep:
-            return
         settings = the_plan.spec.run.model_copy(update={"compile": False})
         life = Lifecycle(settings, torch.device("cpu"))
         pairs = {model_key(c.model, c.defense): (c.model, c.defense) for c in the_plan.cells}

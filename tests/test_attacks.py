@@ -3,10 +3,18 @@ import itertools
 import pytest
 import torch
 
-from mmeval import AttackOutput, Batch, BatchRandom, DataError, ThreatModel, ThreatModelViolation
+from mmeval import (
+    PGD,
+    AttackOutput,
+    Batch,
+    BatchRandom,
+    DataError,
+    PGDParams,
+    ThreatModel,
+    ThreatModelViolation,
+)
 from mmeval.attacks.base import Attack
 from mmeval.attacks.clean import Clean
-from mmeval.attacks.pgd import PGD, PGDParams
 from mmeval.seeding import sample_seed
 
 EPS = [0, 1, 2, 4, 8]

@@ -3,23 +3,23 @@ user's CI would; and model objects go through evaluate(models=...) with the chec
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from mmeval import SpecError, evaluate, plan, register_model
-from mmeval.testing import toy_spec
+from mmeval.testing import run_watched, toy_spec
 from mmeval.testing.toy import ToyVLM, ToyVLMParams
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "test_my_model.py"
 
 
 def test_the_example_passes(tmp_path):
-    proc = subprocess.run(
+    basetemp = tmp_path / "runs"
+    proc = run_watched(
         [sys.executable, "-m", "pytest", str(EXAMPLE), "-q", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path, timeout=900)
+         "--rootdir", str(tmp_path), "--basetemp", str(basetemp)], watch=[basetemp], cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "2 passed" in proc.stdout and "my-model" in proc.stdout
 

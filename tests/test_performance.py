@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mmeval import PluginHost, evaluate, hookimpl
-from mmeval.attacks.pgd import PGD, PGDParams
+from mmeval import PGD, PGDParams, PluginHost, evaluate, hookimpl
 from mmeval.autobatch import CPU_BATCH, SAFETY, auto_batch_size, largest_fitting
 from mmeval.errors import MmevalError
 from mmeval.seeding import BatchRandom, sample_seed

@@ -3,18 +3,20 @@ undefended one is an expected failure, and the session summary lists both result
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
+
+from mmeval.testing import run_watched
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "test_robustness_example.py"
 
 
 def test_the_example_checks_pass_and_fail_as_stated(tmp_path):
-    proc = subprocess.run(
+    basetemp = tmp_path / "runs"  # where the checks' runs journal: their progress
+    proc = run_watched(
         [sys.executable, "-m", "pytest", str(EXAMPLE), "-q", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path), "--mmeval-device", "cpu"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=900)
+         "--rootdir", str(tmp_path), "--basetemp", str(basetemp), "--mmeval-device", "cpu"],
+        watch=[basetemp], cwd=tmp_path)
     out = proc.stdout
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-2000:]
     assert "1 passed, 1 xfailed" in out

@@ -1,6 +1,4 @@
 import json
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -12,7 +10,7 @@ import torch
 
 from mmeval import Params, RunResult, ThreatModelViolation, evaluate, hookimpl, recompute
 from mmeval.attacks.clean import Clean
-from mmeval.testing import toy_spec
+from mmeval.testing import Watched, toy_spec
 
 
 def metrics_of(result: RunResult) -> dict:
@@ -205,13 +203,11 @@ def test_sigkill_midway_then_rerun_gives_identical_metrics(tmp_path):
     run_dir = tmp_path / "killed"
     cmd = [sys.executable, "-m", "mmeval", "run", str(spec_file), "--out", str(run_dir),
            "--no-progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = Watched(cmd, watch=[run_dir])
     journal = run_dir / "journal.sqlite"
-    deadline = time.monotonic() + 120
-    while _count(journal) < 16 and time.monotonic() < deadline and proc.poll() is None:
+    while _count(journal) < 16 and proc.alive():
         time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc.kill()
     at_kill = _count(journal)
     assert 0 < at_kill < 480, f"kill did not land mid-run ({at_kill} records)"
 

@@ -1,5 +1,2 @@
-"""Built-in reference attacks (clean, PGD) and the base class every attack can build on."""
-
-from .base import Attack, attack_mode, project, verify_output
-
-__all__ = ["Attack", "attack_mode", "project", "verify_output"]
+"""Built-in reference attacks (clean, PGD) and the base class every attack can build on (in
+``mmeval.attacks.base``; this package imports nothing heavy, so planning can use ``compose``)."""

@@ -9,15 +9,13 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import ClassVar
 
 import torch
-from pydantic import BaseModel
 
 from ..errors import DataError, ThreatModelViolation
 from ..protocols import BatchRandomLike, Objective, PromptObjective, VLModel
-from ..registry import NoParams
-from ..types import AttackOutput, Batch, Modality, Norm, ThreatModel
+from ..types import AttackOutput, Batch, Norm, ThreatModel
+from .declared import AttackDeclaration
 
 TOLERANCE = 1e-5
 
@@ -131,41 +129,14 @@ def verify_output(tm: ThreatModel, batch: Batch, out: AttackOutput,
     return replace(out, images=adv)
 
 
-class Attack:
-    """Base class for attacks: subclasses set ``Params`` and implement ``threat_model`` and ``run``.
+class Attack(AttackDeclaration):
+    """Base class for attacks: subclasses set ``Params`` and implement ``threat_model`` and ``run``
+    (the declared part, :class:`~mmeval.attacks.declared.AttackDeclaration`, may live in a light
+    class of its own that the attack also subclasses).
 
     ``__call__`` validates the inputs, runs ``run`` under :func:`attack_mode` on a private copy of
     the images (so the caller's batch is never mutated), then :func:`verify_output`.
     """
-
-    Params: ClassVar[type[BaseModel]] = NoParams
-    modality: ClassVar[Modality] = "image"
-    #: objective kinds the attack supports (None: any); plan() rejects other combinations
-    objectives: ClassVar[tuple[str, ...] | None] = None
-    #: whether the attack follows model gradients (planner warns for non-differentiable defenses)
-    uses_gradients: ClassVar[bool] = False
-    #: the attack returns its inputs unchanged (``clean``): its cell is the clean reference
-    noop: ClassVar[bool] = False
-    #: the attack is adaptive to a defense (its cells are reported with the role ``adaptive``)
-    adaptive: ClassVar[bool] = False
-
-    def __init__(self, params: BaseModel | None = None) -> None:
-        self.params = params if params is not None else self.Params()
-
-    @property
-    def threat_model(self) -> ThreatModel:
-        return ThreatModel(self.modality)
-
-    @property
-    def eot(self) -> bool:
-        """Whether the attack averages gradients over the model's randomness (EOT)."""
-        return False
-
-    @property
-    def language_model(self) -> str | None:
-        """The language model that proposes the words a text attack substitutes (None: none);
-        journaled with each cell and named in the report."""
-        return None
 
     def run(self, model: VLModel, batch: Batch, objective: Objective,
             rng: BatchRandomLike) -> AttackOutput:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from ..protocols import BatchRandomLike, Objective, VLModel
-from ..types import AttackOutput, Batch, Modality
+from ..types import AttackOutput, Batch
 from .base import Attack
+from .declared import CleanDeclared
 
 
-class Clean(Attack):
+class Clean(CleanDeclared, Attack):
     """No attack: the adversarial input is the clean input."""
-
-    modality: ClassVar[Modality] = "none"
-    noop: ClassVar[bool] = True
 
     def run(self, model: VLModel, batch: Batch, objective: Objective,
             rng: BatchRandomLike) -> AttackOutput:

@@ -84,3 +84,11 @@ def build_stage(ref: ComponentRef, kind: Kind = "attack") -> Any:
     constructed by hand, from the process-wide host."""
     found = (_HOST.get() or get_host()).registry.get(kind, ref.name)
     return found.instantiate(found.validate_params(ref.params, f"{kind} '{ref.name}' params"))
+
+
+def declare_stage(ref: ComponentRef, kind: Kind = "attack") -> Any:
+    """The declaration of the component a component field names, made from its params (what a
+    joint attack's declaration reads its stage's threat model from), like :func:`build_stage`
+    but without building it."""
+    found = (_HOST.get() or get_host()).registry.get(kind, ref.name)
+    return found.declare(found.validate_params(ref.params, f"{kind} '{ref.name}' params"))

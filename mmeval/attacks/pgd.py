@@ -9,39 +9,13 @@ the batch it is in; gradients are taken w.r.t. the perturbation only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar, Literal
 
 import torch
-from pydantic import Field, model_validator
 
 from ..protocols import BatchRandomLike, Objective, VLModel
-from ..registry import Params
-from ..types import AttackOutput, Batch, Norm, ThreatModel
+from ..types import AttackOutput, Batch, Norm
 from .base import Attack, project
-
-
-class PGDParams(Params):
-    eps: float = Field(default=4 / 255, ge=0.0, description="radius in [0, 1] pixel units")
-    norm: Literal["linf", "l2"] = "linf"
-    steps: int = Field(default=10, ge=0)
-    step_size: float | None = Field(
-        default=None, gt=0.0, description="default 2.5 * eps / steps (Madry et al.); the "
-        "TeCoA/MMCoA evaluation protocol uses 1/255, see examples/tecoa_protocol.py")
-    random_start: bool = True
-    momentum: float = Field(default=0.0, ge=0.0, lt=1.0,
-                            description="momentum on normalized steps (FARE's inner attack: 0.9)")
-    early_stop: bool = Field(default=False, description="stop stepping a sample once the "
-                             "objective counts it as fooled (one extra forward per step on the "
-                             "samples still running); off: the reference PGD runs every step")
-
-    @model_validator(mode="after")
-    def _linf_eps(self) -> PGDParams:
-        if self.norm == "linf" and self.eps > 1.0:
-            raise ValueError(f"a Linf eps above 1 is meaningless for [0, 1] images (got {self.eps}); "
-                             "write eps in pixel units, e.g. 4/255")
-        if self.early_stop and self.momentum:
-            raise ValueError("early_stop keeps no per-sample momentum; use one or the other")
-        return self
+from .declared import PGDDeclared
 
 
 def random_start(x: torch.Tensor, rng: BatchRandomLike, norm: Norm, eps: float,
@@ -92,17 +66,9 @@ def pgd_loop(x: torch.Tensor, start: torch.Tensor, loss: Callable[[torch.Tensor]
     return adv.detach()
 
 
-class PGD(Attack):
+class PGD(PGDDeclared, Attack):
     """Untargeted PGD maximizing the objective's per-sample loss; returns the last iterate.
     Subclasses change what is maximized by overriding :meth:`loss`."""
-
-    Params = PGDParams
-    uses_gradients: ClassVar[bool] = True
-    params: PGDParams
-
-    @property
-    def threat_model(self) -> ThreatModel:
-        return ThreatModel("image", self.params.norm, self.params.eps)
 
     def loss(self, model: VLModel, batch: Batch,
              objective: Objective) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
 from pydantic import Field
 
@@ -196,6 +195,8 @@ class ShapesDataset:
         rng = self._rng(index)
         attrs = draw_attributes(rng)
         pixels = render(attrs, p.image_size, p.noise, rng)
+        import torch  # not at import: registering and planning read this module without torch
+
         image = torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255.0)
         return Sample(self.sample_id(index), image, label_of(attrs, p.classes),
                       attrs.captions(p.captions_per_image))

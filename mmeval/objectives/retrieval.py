@@ -9,22 +9,18 @@ and caption embeddings, so TR@K and IR@K over the full gallery are computed from
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 
 from ..errors import DataError
 from ..protocols import Dataset, VLModel
 from ..registry import NoParams
 from ..types import Batch, Outcome
-from . import encode_texts
+from .declared import RetrievalDeclared
+from .texts import encode_texts
 
 
-class Retrieval:
+class Retrieval(RetrievalDeclared):
     """Gallery retrieval; ``prepare`` embeds every caption of the task once."""
-
-    kind: ClassVar[str] = "retrieval"
-    Params = NoParams
 
     def __init__(self, params: NoParams | None = None) -> None:
         self.params = params or NoParams()

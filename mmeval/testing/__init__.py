@@ -1,5 +1,6 @@
 """Test helpers for mmeval and its plugins (public, like ``mmeval`` itself): the contract test
-classes, the deterministic toy model and data, a network block, and small specs."""
+classes, the deterministic toy model and data, a network block, small specs, and subprocesses
+watched for progress instead of timed."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Any
 from .assertions import assert_metric
 from .contracts import AttackContract, DefenseContract, ModelContract, check_model_contract
 from .network import no_network
+from .processes import Watched, run_watched
 from .toy import ToyDataset, ToyVLM
 
 __all__ = ["AttackContract", "DefenseContract", "ModelContract", "ToyDataset", "ToyVLM",
-           "assert_metric", "check_model_contract", "no_network", "toy_spec"]
+           "Watched", "assert_metric", "check_model_contract", "no_network", "run_watched",
+           "toy_spec"]
 
 
 def toy_spec(**overrides: Any) -> dict[str, Any]:

@@ -1,28 +1,41 @@
-"""The offline zoo: tiny models trained from scratch on the synthetic shapes, built on first use and
-cached under ``MMEVAL_CACHE_DIR`` (default ``~/.cache/mmeval``). They are saved in the formats a
+"""The offline zoo: tiny models trained from scratch on the synthetic shapes, saved in the formats a
 real checkpoint comes in (an open_clip safetensors checkpoint; a transformers model directory) and
 loaded back through the same loading code a user's checkpoint goes through.
+
+Seed 0 of every model ships with the package (``mmeval/zoo/weights/``), produced by
+``mmeval zoo build NAME --package``. Each build records its *recipe*: the SHA-256 of the files that
+define it (the builder module, the shapes generator its data comes from, the architecture config).
+Packaged weights are used only while their recorded recipe equals the code's; otherwise, and for
+other seeds, the model is trained on first use and cached under ``MMEVAL_CACHE_DIR`` (default
+``~/.cache/mmeval``) in a directory named after the recipe, so a changed recipe never reuses a
+stale build.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import importlib
 import json
 import os
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
+from ..errors import ModelLoadError
 
 CACHE_ENV = "MMEVAL_CACHE_DIR"
 MARKER = "zoo.json"
+#: the mmeval package directory (recipe sources are named relative to it)
+PACKAGE = Path(__file__).resolve().parent.parent
+#: where the packaged weights live: ``<name>-seed<seed>/``
+PACKAGED = Path(__file__).resolve().parent / "weights"
 
 
 def cache_dir() -> Path:
@@ -34,8 +47,9 @@ class ZooEntry:
     name: str
     description: str
     builder: str  # "module:function(out_dir, seed, progress) -> dict of facts"
-    version: int  # bump when the recipe changes, so stale caches are rebuilt
     loader: str  # "module:function(seed) -> the loaded model"
+    #: the files (relative to the mmeval package) whose content defines the trained weights
+    sources: tuple[str, ...]
     #: the data it was trained on: it fits datasets declaring this ``domain`` only
     domain: str | None = None
 
@@ -43,19 +57,73 @@ class ZooEntry:
 ENTRIES = {
     "tiny-clip-shapes": ZooEntry(
         "tiny-clip-shapes", "open_clip CLIP (ModifiedResNet + text transformer) on shapes",
-        "mmeval.zoo.tiny_clip:build", 2, "mmeval.zoo.tiny_clip:load", "shapes"),
+        "mmeval.zoo.tiny_clip:build", "mmeval.zoo.tiny_clip:load",
+        ("zoo/tiny_clip.py", "zoo/configs/mmeval-tiny-clip.json", "data/shapes.py"), "shapes"),
     "tiny-mlm-shapes": ZooEntry(
         "tiny-mlm-shapes", "BERT masked LM + WordPiece tokenizer on shapes captions",
-        "mmeval.zoo.tiny_mlm:build", 2, "mmeval.zoo.tiny_mlm:load", "shapes"),
+        "mmeval.zoo.tiny_mlm:build", "mmeval.zoo.tiny_mlm:load",
+        ("zoo/tiny_mlm.py", "data/shapes.py"), "shapes"),
     "tiny-classifier-shapes": ZooEntry(
         "tiny-classifier-shapes", "CNN image classifier of the 10 shapes (Multi-Shield's classifier)",
-        "mmeval.zoo.tiny_classifier:build", 1, "mmeval.zoo.tiny_classifier:load",
-        "shapes"),
+        "mmeval.zoo.tiny_classifier:build", "mmeval.zoo.tiny_classifier:load",
+        ("zoo/tiny_classifier.py", "data/shapes.py"), "shapes"),
 }
 
 
+def _entry(name: str) -> ZooEntry:
+    if name not in ENTRIES:
+        raise KeyError(f"no zoo model '{name}'; available: {sorted(ENTRIES)}")
+    return ENTRIES[name]
+
+
+def recipe(name: str) -> dict[str, Any]:
+    """What zoo model ``name`` is built from: the SHA-256 of each source file (line endings
+    normalised) and ``hash``, one digest over all of them."""
+    sources = {}
+    for rel in _entry(name).sources:
+        text = (PACKAGE / rel).read_bytes().replace(b"\r\n", b"\n")
+        sources[rel] = hashlib.sha256(text).hexdigest()
+    digest = hashlib.sha256(json.dumps([name, sources], sort_keys=True).encode()).hexdigest()
+    return {"hash": digest[:16], "sources": sources}
+
+
+def packaged_dir(name: str, seed: int) -> Path:
+    return PACKAGED / f"{name}-seed{seed}"
+
+
+def check_recipe(path: Path, name: str) -> dict[str, Any]:
+    """The facts of the build in ``path``, refused (ModelLoadError) unless it is a build of
+    ``name`` by the recipe the code defines today."""
+    facts = json.loads((path / MARKER).read_text())
+    now = recipe(name)
+    if facts.get("name") != name or facts.get("recipe") != now["hash"]:
+        recorded = facts.get("sources", {})
+        changed = sorted(k for k, v in now["sources"].items() if recorded.get(k) != v)
+        raise ModelLoadError(
+            f"the weights in {path} were built by recipe {facts.get('recipe')!r} of "
+            f"{facts.get('name')!r}, but zoo/{name} is recipe {now['hash']!r} today (changed: "
+            f"{', '.join(changed) or 'the model name'}); rebuild them with "
+            f"`mmeval zoo build {name} --package`")
+    return facts
+
+
+def packaged(name: str, seed: int) -> Path | None:
+    """The packaged weights of ``name`` at ``seed`` if they exist and match today's recipe; None
+    if none ship; a warning and None if they were built by another recipe."""
+    path = packaged_dir(name, seed)
+    if not (path / MARKER).is_file():
+        return None
+    try:
+        check_recipe(path, name)
+    except ModelLoadError as exc:
+        warnings.warn(f"{exc}; training it from the code instead", RuntimeWarning, stacklevel=3)
+        return None
+    return path
+
+
 def entry_dir(name: str, seed: int) -> Path:
-    return cache_dir() / "zoo" / f"{name}-v{ENTRIES[name].version}-seed{seed}"
+    """The cache directory of ``name`` at ``seed`` built by today's recipe."""
+    return cache_dir() / "zoo" / f"{name}-{recipe(name)['hash']}-seed{seed}"
 
 
 @contextmanager
@@ -69,57 +137,85 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _entry(name: str) -> ZooEntry:
-    if name not in ENTRIES:
-        raise KeyError(f"no zoo model '{name}'; available: {sorted(ENTRIES)}")
-    return ENTRIES[name]
-
-
 def _function(target: str) -> Callable[..., Any]:
     """The function a ``"module:function"`` string names (imported on use)."""
     module, _, fn = target.partition(":")
     return getattr(importlib.import_module(module), fn)
 
 
-def ensure(name: str, seed: int = 0, progress: bool = True) -> Path:
-    """The cached directory of zoo model ``name``, building it first if needed (one builder at a
-    time across processes; a half-built directory is never used)."""
+def build(name: str, seed: int, final: Path, progress: bool = True, *,
+          rebuild: bool = True) -> Path:
+    """Train zoo model ``name`` at ``seed`` into ``final``, recording its facts and recipe in
+    ``zoo.json`` (``rebuild=False``: keep a complete build already there). One builder at a time
+    across processes; a half-built directory is never left in its place."""
+    import torch
+
     entry = _entry(name)
-    final = entry_dir(name, seed)
-    if (final / MARKER).is_file():
-        return final
-    with _locked(final.with_suffix(".lock")):
-        if (final / MARKER).is_file():
+    with _locked(cache_dir() / "zoo" / "locks" / f"{final.name}.lock"):
+        if not rebuild and (final / MARKER).is_file():  # another process built it meanwhile
             return final
         tmp = final.with_name(final.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        builder = _function(entry.builder)
         if progress:
-            print(f"mmeval: building zoo model {name} (seed {seed}) on first use; it is cached in "
-                  f"{final}", file=sys.stderr, flush=True)
-        start = time.time()
+            print(f"mmeval: training zoo model {name} (seed {seed}) into {final}", file=sys.stderr,
+                  flush=True)
+        made, start = recipe(name), time.time()
         with torch.enable_grad():  # first use may come from inside an attack's no_grad block
-            facts = builder(tmp, seed=seed, progress=progress)
-        facts.update(name=name, seed=seed, version=entry.version,
-                     build_seconds=round(time.time() - start, 1))
+            facts = _function(entry.builder)(tmp, seed=seed, progress=progress)
+        facts.update(name=name, seed=seed, recipe=made["hash"], sources=made["sources"],
+                     torch=torch.__version__, build_seconds=round(time.time() - start, 1))
         (tmp / MARKER).write_text(json.dumps(facts, indent=2) + "\n")
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
     return final
 
 
+def ensure(name: str, seed: int = 0, progress: bool = True) -> Path:
+    """The directory of zoo model ``name`` at ``seed``: the packaged weights if they match
+    today's recipe, else the cached build, trained first if there is none."""
+    _entry(name)
+    shipped = packaged(name, seed)
+    if shipped is not None:
+        return shipped
+    final = entry_dir(name, seed)
+    if (final / MARKER).is_file():
+        return final
+    return build(name, seed, final, progress, rebuild=False)
+
+
 def load(name: str, seed: int = 0) -> Any:
-    """Zoo model ``name`` loaded, built first if needed: ``tiny-clip-shapes`` as a VLModel,
+    """Zoo model ``name`` loaded (trained first if needed): ``tiny-clip-shapes`` as a VLModel,
     ``tiny-classifier-shapes`` as an ImageClassifier, ``tiny-mlm-shapes`` as (masked LM,
     tokenizer)."""
     return _function(_entry(name).loader)(seed)
 
 
 def cached() -> list[dict]:
-    """Facts of every built zoo model (name, seed, build time, quality measured at build)."""
+    """Facts of every zoo model built into the cache by today's recipes (name, seed, build time,
+    training facts)."""
     root = cache_dir() / "zoo"
     if not root.is_dir():
         return []
-    return [json.loads((d / MARKER).read_text()) | {"path": str(d)}
-            for d in sorted(root.iterdir()) if (d / MARKER).is_file()]
+    current = {recipe(n)["hash"] for n in ENTRIES}
+    out = []
+    for d in sorted(root.iterdir()):
+        if (d / MARKER).is_file():
+            facts = json.loads((d / MARKER).read_text())
+            if facts.get("recipe") in current:
+                out.append(facts | {"path": str(d)})
+    return out
+
+
+def shipped() -> list[dict]:
+    """Facts of every packaged build, with ``current``: whether it matches today's recipe."""
+    if not PACKAGED.is_dir():
+        return []
+    out = []
+    for d in sorted(PACKAGED.iterdir()):
+        if (d / MARKER).is_file():
+            facts = json.loads((d / MARKER).read_text())
+            current = facts.get("name") in ENTRIES and facts.get("recipe") == recipe(
+                facts["name"])["hash"]
+            out.append(facts | {"path": str(d), "current": current})
+    return out

@@ -16,14 +16,13 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
 from ..data.shapes import ShapesDataset, ShapesParams
 from ..models.trainable import load_weights
 from ..progress import progress as progress_bar
 from ..protocols import InputSpec
-from ..registry import Params
+from .declared import TinyClassifierDeclared, TinyClassifierParams
 
 IMAGE_SIZE = 48
 TRAIN_IMAGES = 10_000
@@ -82,15 +81,9 @@ def build(out_dir: Path, seed: int, progress: bool = True) -> dict[str, Any]:
             "checkpoint": CHECKPOINT}
 
 
-class TinyClassifierParams(Params):
-    seed: int = Field(default=0, ge=0, description="training seed")
-
-
-class TinyClassifier(nn.Module):
-    """The cached shapes classifier (built on first use): an :class:`~mmeval.protocols.ImageClassifier`."""
-
-    Params = TinyClassifierParams
-    capabilities = frozenset({"image"})
+class TinyClassifier(TinyClassifierDeclared, nn.Module):
+    """The shapes classifier (packaged, or trained on first use): an
+    :class:`~mmeval.protocols.ImageClassifier`."""
 
     def __init__(self, params: TinyClassifierParams | None = None, *, load: bool = True) -> None:
         super().__init__()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 
 import mmeval
 from mmeval import Batch, BatchRandom, SpecError, attack_mode, contrastive_loss, create_model, train
+from mmeval.testing import Watched, run_watched
 
 TINY = {"name": "zoo/tiny-clip-shapes"}
 SHAPES = {"name": "shapes", "params": {"n": 64, "seed": 5000}}
@@ -177,9 +177,9 @@ def test_cli_train_reports_errors_with_exit_code_2(tmp_path):
     assert "defense.params.eps" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def _train_cli(spec_path: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "mmeval", "train", str(spec_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def _train_cli(spec_path: Path) -> Watched:
+    out = Path(json.loads(spec_path.read_text())["output_dir"])
+    return Watched([sys.executable, "-m", "mmeval", "train", str(spec_path)], watch=[out])
 
 
 def test_training_killed_after_an_epoch_resumes_with_the_same_losses(tmp_path):
@@ -195,20 +195,18 @@ def test_training_killed_after_an_epoch_resumes_with_the_same_losses(tmp_path):
             "progress": False, "output_dir": str(tmp_path / name)}))
         return path
 
-    full = _train_cli(write("full"))
-    assert full.wait(timeout=300) == 0, full.stderr.read().decode()
+    full = _train_cli(write("full")).wait()
+    assert full.returncode == 0, full.stderr
     reference = json.loads((tmp_path / "full" / "train.json").read_text())["losses"]
 
     killed = _train_cli(write("killed"))
     first = tmp_path / "killed" / "epoch-001" / "train_state.pt"
-    deadline = time.time() + 300
-    while not first.exists() and time.time() < deadline and killed.poll() is None:
+    while not first.exists() and killed.alive():
         time.sleep(0.02)
-    os.kill(killed.pid, signal.SIGKILL)
-    killed.wait()
+    killed.kill()
     assert not (tmp_path / "killed" / "epoch-003").exists(), "the run ended before the kill"
-    resumed = _train_cli(tmp_path / "killed.json")
-    assert resumed.wait(timeout=300) == 0, resumed.stderr.read().decode()
+    resumed = _train_cli(tmp_path / "killed.json").wait()
+    assert resumed.returncode == 0, resumed.stderr
     log = json.loads((tmp_path / "killed" / "train.json").read_text())
     assert log["losses"] == reference
     assert [e["epoch"] for e in log["epochs"]] == [1, 2, 3]
@@ -222,9 +220,9 @@ def test_torchrun_two_ranks_train_and_write_one_checkpoint(tmp_path):
         "optimizer": {"name": "adam", "lr": 1e-3}, "progress": False,
         "output_dir": str(tmp_path / "ddp")}))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           "--nproc-per-node", "2", "-m", "mmeval", "train", str(path)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = run_watched([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                        "--nproc-per-node", "2", "-m", "mmeval", "train", str(path)], env=env,
+                       watch=[tmp_path / "ddp"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = json.loads((tmp_path / "ddp" / "train.json").read_text())
     assert len(log["losses"]) == 2 * 64 // 16  # each step is one global batch of 16 (8 per rank)

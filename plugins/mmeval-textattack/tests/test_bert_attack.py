@@ -3,7 +3,6 @@
 import math
 import os
 import re
-import subprocess
 import sys
 
 import pytest
@@ -13,6 +12,7 @@ from mmeval_textattack.offline import STOPWORDS
 from mmeval_textattack.scores import kl_from
 
 from mmeval import PluginHost, Store, create, create_model, evaluate, plan
+from mmeval.testing import run_watched
 
 SHAPES = tuple(create("dataset", "shapes", n=1, classes="shape").class_names)
 
@@ -154,8 +154,7 @@ def test_textattack_imports_with_the_network_blocked(tmp_path):
             "assert dict(os.environ) == before, 'environment changed'\n"
             "print('ok')\n")
     env = {**os.environ, "MMEVAL_CACHE_DIR": str(tmp_path), "HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          timeout=300)
+    proc = run_watched([sys.executable, "-c", code], env=env)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
 

@@ -1,0 +1,91 @@
+"""What an attack declares, readable without torch: :class:`AttackDeclaration` (the base of
+:class:`~mmeval.attacks.base.Attack`) and the declarations of the built-in attacks. ``plan()``
+instantiates a declaration from the attack's params to read its threat model; the attack itself is
+built only when a cell runs."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from ..registry import NoParams, Params
+from ..types import Modality, ThreatModel
+
+
+class AttackDeclaration:
+    """An attack's params, capability flags and threat model, with nothing to run. Subclass it
+    for a light declaration (``registry.add(..., declared=...)``) and subclass that together with
+    :class:`~mmeval.attacks.base.Attack` for the attack, so both declare the same."""
+
+    Params: ClassVar[type[BaseModel]] = NoParams
+    modality: ClassVar[Modality] = "image"
+    #: objective kinds the attack supports (None: any); plan() rejects other combinations
+    objectives: ClassVar[tuple[str, ...] | None] = None
+    #: whether the attack follows model gradients (planner warns for non-differentiable defenses)
+    uses_gradients: ClassVar[bool] = False
+    #: the attack returns its inputs unchanged (``clean``): its cell is the clean reference
+    noop: ClassVar[bool] = False
+    #: the attack is adaptive to a defense (its cells are reported with the role ``adaptive``)
+    adaptive: ClassVar[bool] = False
+
+    def __init__(self, params: BaseModel | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+    @property
+    def threat_model(self) -> ThreatModel:
+        return ThreatModel(self.modality)
+
+    @property
+    def eot(self) -> bool:
+        """Whether the attack averages gradients over the model's randomness (EOT)."""
+        return False
+
+    @property
+    def language_model(self) -> str | None:
+        """The language model that proposes the words a text attack substitutes (None: none);
+        journaled with each cell and named in the report."""
+        return None
+
+
+class CleanDeclared(AttackDeclaration):
+    """No attack: the adversarial input is the clean input."""
+
+    modality: ClassVar[Modality] = "none"
+    noop: ClassVar[bool] = True
+
+
+class PGDParams(Params):
+    eps: float = Field(default=4 / 255, ge=0.0, description="radius in [0, 1] pixel units")
+    norm: Literal["linf", "l2"] = "linf"
+    steps: int = Field(default=10, ge=0)
+    step_size: float | None = Field(
+        default=None, gt=0.0, description="default 2.5 * eps / steps (Madry et al.); the "
+        "TeCoA/MMCoA evaluation protocol uses 1/255, see examples/tecoa_protocol.py")
+    random_start: bool = True
+    momentum: float = Field(default=0.0, ge=0.0, lt=1.0,
+                            description="momentum on normalized steps (FARE's inner attack: 0.9)")
+    early_stop: bool = Field(default=False, description="stop stepping a sample once the "
+                             "objective counts it as fooled (one extra forward per step on the "
+                             "samples still running); off: the reference PGD runs every step")
+
+    @model_validator(mode="after")
+    def _linf_eps(self) -> PGDParams:
+        if self.norm == "linf" and self.eps > 1.0:
+            raise ValueError(f"a Linf eps above 1 is meaningless for [0, 1] images (got {self.eps}); "
+                             "write eps in pixel units, e.g. 4/255")
+        if self.early_stop and self.momentum:
+            raise ValueError("early_stop keeps no per-sample momentum; use one or the other")
+        return self
+
+
+class PGDDeclared(AttackDeclaration):
+    """Untargeted PGD on the objective's loss (Madry et al., ICLR 2018): an ``eps`` ball."""
+
+    Params = PGDParams
+    uses_gradients: ClassVar[bool] = True
+    params: PGDParams
+
+    @property
+    def threat_model(self) -> ThreatModel:
+        return ThreatModel("image", self.params.norm, self.params.eps)

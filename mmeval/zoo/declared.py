@@ -1,0 +1,32 @@
+"""What the zoo's models declare, readable without torch: their params and capabilities (the
+models in ``tiny_clip`` and ``tiny_classifier`` subclass these declarations)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..registry import Params
+
+
+class TinyCLIPParams(Params):
+    seed: int = Field(default=0, ge=0, description="training seed (different seeds: different models)")
+    image_size: int | None = Field(default=None, ge=8, description="attack resolution; default 48")
+
+
+class TinyCLIPDeclared:
+    """Tiny open_clip CLIP trained offline on shapes (seed 0 ships with the package)."""
+
+    Params = TinyCLIPParams
+    capabilities = frozenset({"image", "text"})
+    preflight = None  # nothing to check: the zoo trains a missing seed on first use
+
+
+class TinyClassifierParams(Params):
+    seed: int = Field(default=0, ge=0, description="training seed")
+
+
+class TinyClassifierDeclared:
+    """CNN image classifier of the 10 shapes (no text side; seed 0 ships with the package)."""
+
+    Params = TinyClassifierParams
+    capabilities = frozenset({"image"})
