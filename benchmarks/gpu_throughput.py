@@ -85,7 +85,7 @@ def pgd_throughput(precision: str, compile_tower: bool, steps: int, n: int | Non
 
 
 def train_epoch(defense: dict, batch_size: int, compiled: bool) -> dict:
-    from mmeval.training import train
+    from mmeval import train
 
     with tempfile.TemporaryDirectory() as out:
         spec = {"model": {"name": f"openclip/{ARCH}", "params": {"image_size": 32}},

@@ -19,7 +19,8 @@ from typing import Literal
 
 import torch
 from mmeval_textattack.compat import PAPER, REFERENCE, Compat
-from mmeval_textattack.vlm_variant import VLMBertAttack, VLMBertAttackParams
+from mmeval_textattack.declared import VLMBertAttackParams
+from mmeval_textattack.vlm_variant import VLMBertAttack
 
 from mmeval import PluginHost, Store, evaluate, hookimpl
 

@@ -56,10 +56,10 @@ _EXPORTS: dict[str, str] = {
         "AttackSpec", "ComponentRef", "EvalSpec", "ModelSpec", "RunSettings", "TaskSpec",
         "load_spec",
     ), ".spec"),
-    **dict.fromkeys((
-        "ClassPrompts", "TrainResult", "TrainSpec", "WeightDefense", "WeightDefenseParams",
-        "load_train_spec", "train", "trained_model",
-    ), ".training"),
+    **dict.fromkeys(("ClassPrompts", "WeightDefense"), ".training.defense"),
+    **dict.fromkeys(("WeightDefenseDeclared", "WeightDefenseParams"), ".training.declared"),
+    **dict.fromkeys(("TrainResult", "train", "trained_model"), ".training.engine"),
+    **dict.fromkeys(("TrainSpec", "load_train_spec"), ".training.spec"),
     **dict.fromkeys((
         "AttackOutput", "Batch", "MetricValue", "Outcome", "Sample", "SampleRecord", "SuiteMember",
         "ThreatModel",
@@ -195,6 +195,7 @@ __all__ = [
     "UnknownComponentError",
     "VLModel",
     "WeightDefense",
+    "WeightDefenseDeclared",
     "WeightDefenseParams",
     "__version__",
     "attack_mode",

@@ -8,13 +8,16 @@ from .registry import KindRegistry
 
 @hookimpl
 def mmeval_register_models(registry: KindRegistry) -> None:
-    registry.add("mmeval/toy-vlm", "mmeval.testing.toy:ToyVLM", aliases=["toy-vlm"],
+    registry.add("mmeval/toy-vlm", "mmeval.testing.toy:ToyVLM",
+                 declared="mmeval.testing.declared:ToyVLMDeclared", aliases=["toy-vlm"],
                  description="Deterministic toy CLIP-like model for tests and demos")
     registry.add("openclip/*", "mmeval.models.open_clip:OpenCLIPModel",
+                 declared="mmeval.models.declared:OpenCLIPDeclared",
                  description="Any open_clip architecture, e.g. openclip/ViT-B-32 (pretrained= tag or path)")
-    registry.add("hf/clip", "mmeval.models.hf_clip:HFCLIP",
+    registry.add("hf/clip", "mmeval.models.hf_clip:HFCLIP", declared="mmeval.models.declared:HFDeclared",
                  description="transformers CLIPModel from a model id or local directory")
     registry.add("hf/siglip", "mmeval.models.hf_clip:HFSigLIP",
+                 declared="mmeval.models.declared:HFDeclared",
                  description="transformers SiglipModel from a model id or local directory")
     registry.add("zoo/tiny-clip-shapes", "mmeval.zoo.tiny_clip:TinyCLIP",
                  declared="mmeval.zoo.declared:TinyCLIPDeclared",
@@ -26,7 +29,8 @@ def mmeval_register_models(registry: KindRegistry) -> None:
 
 @hookimpl
 def mmeval_register_datasets(registry: KindRegistry) -> None:
-    registry.add("mmeval/toy", "mmeval.testing.toy:ToyDataset", aliases=["toy"],
+    registry.add("mmeval/toy", "mmeval.testing.toy:ToyDataset",
+                 declared="mmeval.testing.declared:ToyDatasetDeclared", aliases=["toy"],
                  description="Noisy class prototypes the toy VLM recognises")
     registry.add("shapes", "mmeval.data.shapes:ShapesDataset", aliases=["mmeval/shapes"],
                  description="Procedural shapes with captions (deterministic from a seed)")

@@ -131,7 +131,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import json
     import os
 
-    from .training import load_train_spec, train
+    from .training.engine import train
+    from .training.spec import load_train_spec
 
     spec = load_train_spec(args.spec)
     if args.no_progress:

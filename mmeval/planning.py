@@ -367,8 +367,8 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None, *,
 
     warnings: list[str] = []
     _check_compatibility(models, defenses, tasks, attacks, warnings)
-    with building(host):  # each attack's declaration: what it declares, without building it
-        built = {a.path: a.component.declare(a.params) for a in attacks}
+    with building(host):  # read inside: a joint attack's declaration reads its stages' too
+        declared = {a.path: _declared_facts(a.component.declare(a.params)) for a in attacks}
 
     salt = {"seed": spec.run.seed, "precision": spec.run.precision}
     cells: list[Cell] = []
@@ -389,7 +389,7 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None, *,
                         raise SpecError(f"this combination duplicates {seen[cid]}; remove one",
                                         where)
                     seen[cid] = where
-                    info = _describe(group, model, defense, task, attack, built[attack.path],
+                    info = _describe(group, model, defense, task, attack, declared[attack.path],
                                      trees[attack.path])
                     cells.append(Cell(cid, group, model, mi, defense, task, attack, info))
                     _check_language_model(info, task, warnings)
@@ -447,9 +447,23 @@ def expand_tasks(spec: EvalSpec, registry: ComponentRegistry) -> list[Task]:
             for k, (d, o, limit, _, suite, sampling) in enumerate(found)]
 
 
+@dataclass(frozen=True)
+class AttackFacts:
+    """What an attack's declaration, made from its params, declares."""
+
+    threat: ThreatModel
+    eot: bool
+    language_model: str | None
+
+
+def _declared_facts(declaration: Any) -> AttackFacts:
+    return AttackFacts(declaration.threat_model, bool(declaration.eot),
+                       getattr(declaration, "language_model", None))
+
+
 def _describe(group: str, model: Resolved, defense: Resolved | None, task: Task,
-              attack: Resolved, instance: Any, tree: tuple[StageInfo, ...]) -> CellInfo:
-    threat: ThreatModel = instance.threat_model
+              attack: Resolved, facts: AttackFacts, tree: tuple[StageInfo, ...]) -> CellInfo:
+    threat = facts.threat
     flags = attack.flags
     role: Role = ("clean" if flags["noop"] else "transfer" if attack.source is not None
                   else "adaptive" if flags["adaptive"] else "white-box")
@@ -465,9 +479,9 @@ def _describe(group: str, model: Resolved, defense: Resolved | None, task: Task,
         model=model.label, defense=defense_label, task=task.label, attack=attack.label,
         attack_name=attack.name, objective_kind=task.objective.flags["kind"], threat=threat,
         role=role, source=attack.source.label if attack.source else None,
-        uses_gradients=flags["uses_gradients"], eot=bool(instance.eot), sweep=sweep,
+        uses_gradients=flags["uses_gradients"], eot=facts.eot, sweep=sweep,
         attack_key="a-" + stable_hash(crafting, 12), stages=tree, suite=task.suite,
-        language_model=getattr(instance, "language_model", None))
+        language_model=facts.language_model)
 
 
 def _check_language_model(info: CellInfo, task: Task, warnings: list[str]) -> None:

@@ -289,8 +289,8 @@ def test_disk_full_is_refused_before_compute(existing, monkeypatch, tmp_path, ca
 
 def test_pickle_checkpoint_is_refused_by_every_loader(tmp_path, monkeypatch):
     """Neither the params check nor the loader itself unpickles arbitrary objects."""
+    from mmeval.checkpoints import check_checkpoint, load_weights
     from mmeval.errors import ModelLoadError
-    from mmeval.models.trainable import check_checkpoint, load_weights
 
     monkeypatch.chdir(tmp_path)
     evil = _pickle_checkpoint(tmp_path)

@@ -75,7 +75,9 @@ def baseline(tmp_path_factory) -> tuple[Path, dict]:
     return out, _run(_spec(tmp, 32), out, 1)
 
 
-@pytest.mark.parametrize(("nproc", "batch_size"), [(2, 8), (2, 32), (1, 8)])
+# world size and batch size both differ from the baseline's in the default run; each alone, slow
+@pytest.mark.parametrize(("nproc", "batch_size"), [
+    (2, 8), pytest.param(2, 32, marks=pytest.mark.slow), pytest.param(1, 8, marks=pytest.mark.slow)])
 def test_numbers_do_not_depend_on_world_or_batch_size(baseline, tmp_path, nproc, batch_size):
     base_dir, base = baseline
     out = tmp_path / "run"
@@ -124,7 +126,8 @@ def _kill_workers(out: Path) -> None:
     time.sleep(0.5)
 
 
-@pytest.mark.parametrize(("first", "second"), [(2, 1), (1, 2)])
+# two ranks killed, one resumes in the default run; the reverse direction, slow
+@pytest.mark.parametrize(("first", "second"), [(2, 1), pytest.param(1, 2, marks=pytest.mark.slow)])
 def test_resume_across_world_sizes_after_sigkill(tmp_path, first, second):
     spec = _spec(tmp_path, 8, steps=30)
     limit = 40

@@ -21,7 +21,7 @@ from mmeval import (
     random_start,
     text_owners,
 )
-from mmeval.models.trainable import load_weights
+from mmeval.checkpoints import load_weights
 from mmeval.objectives.contrastive import image_to_text_loss
 from mmeval.seeding import BatchRandom
 from mmeval.testing.toy import ToyVLM

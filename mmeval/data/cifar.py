@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-import torch
 from pydantic import Field
 
 from ..errors import DataError
@@ -74,6 +73,8 @@ class _Cifar:
                 labels.extend(int(x) for x in batch[self.label_key])
             except (KeyError, ValueError) as exc:
                 raise DataError(f"{self.name}: malformed batch '{base / f}': {exc}") from None
+        import torch  # not at import: planning reads this module without torch
+
         self.images = torch.from_numpy(np.concatenate(images))
         self.labels = labels
         self.class_names = tuple(_load(base / self.meta[0])[self.meta[1]])

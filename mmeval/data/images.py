@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
+
+if TYPE_CHECKING:
+    import torch
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
 
@@ -29,4 +32,6 @@ def load_image(path: Path, size: int) -> torch.Tensor:
             arr = np.asarray(im, dtype=np.float32) / 255.0
     except (OSError, UnidentifiedImageError) as exc:
         raise DataError(f"cannot read image '{path}': {exc}") from None
+    import torch  # not at import: planning reads the dataset modules without torch
+
     return torch.from_numpy(arr).permute(2, 0, 1).contiguous()

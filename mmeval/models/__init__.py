@@ -1,5 +1,2 @@
-"""Model adapters (open_clip, transformers) and models from your own code."""
-
-from .in_memory import register_model, wrap_hf, wrap_open_clip
-
-__all__ = ["register_model", "wrap_hf", "wrap_open_clip"]
+"""Model adapters (open_clip, transformers; what they declare is in ``declared``) and models
+from your own code (``in_memory``)."""

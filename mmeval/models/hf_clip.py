@@ -13,48 +13,12 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
 from ..errors import MissingDependencyError, ModelLoadError
 from ..protocols import InputSpec
-from ..registry import INPUT, Params
+from .declared import HFDeclared, HFParams
 from .trainable import Trainable
-
-
-class HFParams(Params):
-    model: str = Field(description="transformers model id (cached locally) or a local directory",
-                       json_schema_extra=INPUT)
-    tokenizer: str | None = Field(default=None, description="tokenizer id or directory; default: model",
-                                  json_schema_extra=INPUT)
-    image_size: int | None = Field(default=None, ge=8, description="attack resolution; default: model's")
-    revision: str | None = None
-
-
-#: files a saved tokenizer leaves in its directory (one suffices)
-TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "vocab.txt", "spiece.model", "tokenizer.model",
-                   "sentencepiece.bpe.model")
-
-
-def check_source(source: str, revision: str | None, needs: tuple[str, ...], what: str) -> None:
-    """ModelLoadError unless ``source`` (a local directory or a Hugging Face id) has one of the
-    files ``needs`` locally: in the directory, or in the local Hugging Face cache."""
-    path = Path(source).expanduser()
-    if path.is_dir():
-        if not any((path / f).is_file() for f in needs):
-            raise ModelLoadError(f"'{path}' has no {what} ({', '.join(needs)}); save it there with "
-                                 "save_pretrained(directory)")
-        return
-    if path.exists() or source.startswith(("/", ".", "~")) or source.count("/") > 1:
-        raise ModelLoadError(f"'{source}' is not a directory; pass one written by "
-                             "save_pretrained(directory), or a model id in the local cache")
-    from huggingface_hub import try_to_load_from_cache
-
-    if not any(isinstance(try_to_load_from_cache(source, f, revision=revision), str)
-               for f in needs):
-        raise ModelLoadError(f"'{source}' is neither a local directory nor in the local Hugging "
-                             f"Face cache (no {what}); downloads are not possible offline: pass a "
-                             "directory written by save_pretrained")
 
 
 def _transformers() -> Any:
@@ -65,11 +29,9 @@ def _transformers() -> Any:
     return transformers
 
 
-class HFDualEncoder(Trainable, nn.Module):
+class HFDualEncoder(HFDeclared, Trainable, nn.Module):
     """Shared adapter for transformers dual encoders: [0, 1] images in; resize + normalize inside."""
 
-    Params = HFParams
-    capabilities = frozenset({"image", "text"})
     model_class: ClassVar[str]
     processor_class: ClassVar[str]
     default_mean: ClassVar[tuple[float, float, float]]
@@ -79,13 +41,6 @@ class HFDualEncoder(Trainable, nn.Module):
     image_prefixes = ("model.vision_model.", "model.visual_projection.")
     scale_names = ("model.logit_scale", "model.logit_bias")
     checkpoint_file = "model.safetensors"
-
-    @classmethod
-    def preflight(cls, params: HFParams) -> None:
-        """The model and its tokenizer are on disk (a directory, or the local cache)."""
-        check_source(params.model, params.revision, ("config.json",), "model config")
-        check_source(params.tokenizer or params.model, params.revision, TOKENIZER_FILES,
-                     "tokenizer files")
 
     def __init__(self, params: HFParams) -> None:
         super().__init__()

@@ -14,15 +14,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
 from torch import nn
 
 from ..errors import MissingDependencyError, ModelLoadError
 from ..protocols import InputSpec
-from ..registry import INPUT, Params
-from .trainable import Trainable, check_checkpoint
-
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "zoo" / "configs"
+from .declared import CONFIG_DIR, OpenCLIPDeclared, OpenCLIPParams, is_path
+from .trainable import Trainable
 
 
 def import_open_clip() -> Any:
@@ -35,11 +32,6 @@ def import_open_clip() -> Any:
     if not any(Path(p) == CONFIG_DIR for p in open_clip.factory._MODEL_CONFIG_PATHS):
         open_clip.add_model_config(CONFIG_DIR)
     return open_clip
-
-
-def is_path(pretrained: str | None) -> bool:
-    """A checkpoint path rather than an open_clip tag."""
-    return bool(pretrained) and (bool(Path(str(pretrained)).suffix) or "/" in str(pretrained))
 
 
 def check_cached(arch: str, tag: str, cache_dir: str | None) -> None:
@@ -106,27 +98,9 @@ def check_shapes(arch: str, path: Path) -> None:
                              "was saved from")
 
 
-class OpenCLIPParams(Params):
-    pretrained: str | None = Field(
-        default=None, description="open_clip tag (e.g. 'openai', needs the weights in the local "
-        "cache) or a local checkpoint path; None = random init", json_schema_extra=INPUT)
-    cache_dir: str | None = Field(default=None, description="where open_clip looks for tagged weights")
-    image_size: int | None = Field(
-        default=None, ge=8, description="resolution attacks work at (images are resized to the model's "
-        "own inside the forward); default: the model's")
-    interpolation: str | None = Field(default=None, description="resize mode; default: open_clip's")
-
-    @field_validator("pretrained")
-    @classmethod
-    def _readable(cls, v: str | None) -> str | None:
-        return check_checkpoint(v) if is_path(v) else v
-
-
-class OpenCLIPModel(Trainable, nn.Module):
+class OpenCLIPModel(OpenCLIPDeclared, Trainable, nn.Module):
     """A VLModel around an open_clip CLIP: [0, 1] images in, resize + normalize inside forward."""
 
-    Params = OpenCLIPParams
-    capabilities = frozenset({"image", "text"})
     image_prefixes = ("model.visual.",)
     scale_names = ("model.logit_scale", "model.logit_bias")
     checkpoint_file = "open_clip_model.safetensors"
@@ -139,6 +113,8 @@ class OpenCLIPModel(Trainable, nn.Module):
         pretrained = p.pretrained
         if is_path(pretrained) and not Path(str(pretrained)).is_file():
             raise ModelLoadError(f"checkpoint '{pretrained}' for openclip/{variant} does not exist")
+        if pretrained and not is_path(pretrained):  # before minutes of random init, not after
+            check_cached(variant, pretrained, p.cache_dir)
         try:
             self.model = open_clip.create_model(variant, pretrained=pretrained, cache_dir=p.cache_dir,
                                                 weights_only=True, require_pretrained=bool(pretrained))
@@ -176,22 +152,6 @@ class OpenCLIPModel(Trainable, nn.Module):
         self.input_spec = InputSpec(attack_size, tuple(cfg["mean"]), tuple(cfg["std"]))
         self.register_buffer("mean", torch.tensor(cfg["mean"]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(cfg["std"]).view(1, 3, 1, 1), persistent=False)
-
-    @classmethod
-    def preflight(cls, params: OpenCLIPParams, variant: str) -> None:
-        """A tag's weights are in the local cache; a safetensors checkpoint's tensors have the
-        architecture's shapes (read from its header against a meta-device model)."""
-        if not params.pretrained:
-            return
-        if is_path(params.pretrained):
-            check_shapes(variant, Path(params.pretrained))
-        else:
-            check_cached(variant, params.pretrained, params.cache_dir)
-
-    @staticmethod
-    def check_variant(arch: str) -> None:
-        if arch not in import_open_clip().list_models():
-            raise ValueError(f"open_clip has no architecture '{arch}'; see open_clip.list_models()")
 
     @property
     def logit_scale(self) -> float:

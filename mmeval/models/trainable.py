@@ -1,7 +1,7 @@
 """What the training engine needs from a model (:class:`mmeval.protocols.TrainableModel`): its
 parameters split into towers (``image``, ``text``, ``scale``), a differentiable logit scale, and
 a checkpoint in the model's own format that the same adapter loads back with ``pretrained=``.
-Checkpoints are written as safetensors and read through :func:`load_weights` only."""
+Checkpoints are written as safetensors and read through :func:`~mmeval.checkpoints.load_weights` only."""
 
 from __future__ import annotations
 
@@ -11,54 +11,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ..checkpoints import load_weights
 from ..errors import ModelLoadError
 
 TOWERS = ("image", "text", "scale")
-
-
-def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    """A state dict from a safetensors file, or a torch file read with ``weights_only=True``
-    (never an arbitrary pickle)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelLoadError(f"checkpoint '{path}' does not exist")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle errors surface as many types
-        raise ModelLoadError(f"'{path}' is not a weights-only checkpoint ({type(exc).__name__}: "
-                             f"{exc}); save it as safetensors") from exc
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    return state
-
-
-def check_checkpoint(path: str) -> str:
-    """``path`` if it is a readable checkpoint: a directory, a safetensors file with a valid
-    header, or a torch file that loads with ``weights_only=True``. A pydantic validator, so a bad
-    checkpoint fails at plan time with its field path (ValueError)."""
-    p = Path(path)
-    if not p.exists():
-        raise ValueError(f"checkpoint '{path}' does not exist")
-    if p.is_dir():
-        return path
-    try:
-        if p.suffix == ".safetensors":
-            from safetensors import safe_open
-
-            with safe_open(str(p), framework="pt"):
-                pass
-        else:
-            torch.load(p, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as exc:  # corrupt files and refused pickles surface as many types
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"checkpoint '{path}' cannot be loaded safely ({type(exc).__name__}: "
-                         f"{reason[:200]}); checkpoints load only as safetensors or with "
-                         "torch.load(weights_only=True) - re-save it as safetensors") from None
-    return path
 
 
 class Trainable:

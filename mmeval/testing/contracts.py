@@ -207,7 +207,7 @@ class DefenseContract(_OnHost):
             self._check_wrapper()
 
     def _check_training(self, tmp_path: Any) -> None:
-        from ..training import train
+        from ..training.engine import train
 
         defense = self.registry().get("defense", self.defense)
         base = self.build("model", self.model, self.model_params)

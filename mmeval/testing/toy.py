@@ -13,20 +13,23 @@ import re
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
 from torch import nn
 
-from ..models.trainable import Trainable, check_checkpoint
+from ..models.trainable import Trainable
 from ..protocols import InputSpec
-from ..registry import INPUT, Params
 from ..types import Sample
+from .declared import (
+    CLASS_NAMES,
+    ToyDatasetDeclared,
+    ToyDatasetParams,
+    ToyVLMDeclared,
+    ToyVLMParams,
+)
 
-CLASS_NAMES = ("circle", "square", "triangle", "star", "cross",
-               "ring", "heart", "arrow", "moon", "hexagon")
 _VOCAB = 256
 
 
@@ -38,22 +41,9 @@ def prototypes(seed: int, num_classes: int, image_size: int) -> torch.Tensor:
                          align_corners=False)
 
 
-class ToyVLMParams(Params):
-    seed: int = Field(default=0, ge=0, description="world and weight seed")
-    num_classes: int = Field(default=10, ge=2, le=len(CLASS_NAMES))
-    image_size: int = Field(default=16, ge=4, le=64)
-    embed_dim: int = Field(default=32, ge=4)
-    pretrained: str | None = Field(default=None, description="checkpoint to load (safetensors)",
-                                   json_schema_extra=INPUT)
-
-    _readable = field_validator("pretrained")(lambda v: v and check_checkpoint(v))
-
-
-class ToyVLM(Trainable, nn.Module):
+class ToyVLM(ToyVLMDeclared, Trainable, nn.Module):
     """Toy dual encoder on 3 x S x S images; text = mean of word embeddings (class words aligned)."""
 
-    Params = ToyVLMParams
-    capabilities = frozenset({"image", "text"})
     image_prefixes = ("image_tower.",)
     scale_names = ("logit_scale_log",)
     checkpoint_file = "toy_vlm.safetensors"
@@ -128,20 +118,8 @@ class ToyVLM(Trainable, nn.Module):
                 "params": {**self.params.model_dump(), "pretrained": str(path)}}
 
 
-class ToyDatasetParams(Params):
-    n: int = Field(default=200, ge=1, description="number of samples")
-    world_seed: int = Field(default=0, ge=0, description="must match the toy model's seed")
-    sample_seed: int = Field(default=0, ge=0)
-    num_classes: int = Field(default=10, ge=2, le=len(CLASS_NAMES))
-    image_size: int = Field(default=16, ge=4, le=64)
-    noise: float = Field(default=0.06, ge=0.0, le=1.0, description="Gaussian noise std")
-
-
-class ToyDataset:
+class ToyDataset(ToyDatasetDeclared):
     """Noisy copies of the toy world's class prototypes; sample ``i`` has label ``i % C``."""
-
-    Params = ToyDatasetParams
-    objectives: ClassVar[tuple[str, ...]] = ("classification", "retrieval")
 
     def __init__(self, params: ToyDatasetParams | None = None) -> None:
         self.params = p = params or ToyDatasetParams()

@@ -11,39 +11,23 @@ directly as the model's ``pretrained=``.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
-from pydantic import Field, field_validator
 
 from ..data import head
 from ..errors import SpecError
-from ..models.trainable import check_checkpoint
 from ..objectives.zero_shot import ZeroShotClassification, ZeroShotParams
 from ..protocols import BatchRandomLike, Dataset
-from ..registry import INPUT, Params
 from ..types import Batch
-
-Tower = Literal["image", "text", "scale"]
-
-
-class WeightDefenseParams(Params):
-    checkpoint: str | None = Field(
-        default=None, description="evaluation: a checkpoint `mmeval train` wrote with this defense "
-        "(loaded into the model); not used by training", json_schema_extra=INPUT)
-
-    _readable = field_validator("checkpoint")(lambda v: v and check_checkpoint(v))
+from .declared import Tower, WeightDefenseDeclared, WeightDefenseParams
 
 
-class WeightDefense:
+class WeightDefense(WeightDefenseDeclared):
     """Fine-tuning defense. ``trains``: the towers whose parameters the optimizer updates (the
     others stay bit-identical)."""
 
-    kind: ClassVar[str] = "weights"
-    stochastic: ClassVar[bool] = False
-    differentiable: ClassVar[bool] = True
     trains: ClassVar[tuple[Tower, ...]] = ("image", "text", "scale")
-    Params: ClassVar[type[WeightDefenseParams]] = WeightDefenseParams
 
     def __init__(self, params: WeightDefenseParams | None = None) -> None:
         self.params = params or self.Params()

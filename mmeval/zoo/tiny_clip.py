@@ -11,9 +11,10 @@ a photo of a red circle"), so zero-shot prompts fall inside the text distributio
 captions do for CLIP. Symmetric InfoNCE (Radford et al., ICML 2021), AdamW, warm-up + cosine.
 
 After training, the rows of the token embedding that no training text uses (about 49k of the BPE
-vocabulary's 49,408) are set to zero: they were never trained, and zeros keep the packaged
-checkpoint small (the embedding is three quarters of the parameters). In-domain text is encoded
-exactly as before.
+vocabulary's 49,408; never trained) are redrawn as random signs times open_clip's init std 0.02:
+still distinct, so out-of-domain words do not collapse onto one embedding, but a few bits per value,
+so the packaged checkpoint compresses from 33 MB to about 9 MB (the embedding is three quarters of
+the parameters). In-domain text is encoded exactly as it would be without this.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ BATCH = 128
 LR = 2e-3
 WARMUP = 100
 PROMPT_SHARE = 0.3
+#: open_clip's init std of the token embedding: the scale of the untrained rows' random signs
+TOKEN_INIT_STD = 0.02
 CHECKPOINT = "open_clip_model.safetensors"
 
 
@@ -105,8 +108,10 @@ def build(out_dir: Path, seed: int, progress: bool = True) -> dict[str, Any]:
     model.eval()
     untrained = torch.ones(model.token_embedding.num_embeddings, dtype=torch.bool)
     untrained[tokens.unique()] = False
+    signs = torch.randint(0, 2, (int(untrained.sum()), model.token_embedding.embedding_dim),
+                          generator=torch.Generator().manual_seed(seed)) * 2 - 1
     with torch.no_grad():
-        model.token_embedding.weight[untrained] = 0
+        model.token_embedding.weight[untrained] = TOKEN_INIT_STD * signs.float()
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out_dir / CHECKPOINT)
     return {"arch": ARCH, "steps": STEPS, "batch": BATCH, "train_images": TRAIN_IMAGES,
             "final_loss": round(loss_value, 4), "trained_tokens": int((~untrained).sum()),

@@ -42,8 +42,8 @@ def hub(tmp_path_factory):
 
 
 def _validate(root: Path, hub: Path) -> subprocess.CompletedProcess:
-    """``mmeval validate`` on the example's spec for ``root``, with checksums relaxed (validate
-    reads each dataset's first sample, and fabricated files cannot match the published sums)."""
+    """``mmeval validate`` on the example's spec for ``root``, with checksums relaxed (fabricated
+    files cannot match the published sums)."""
     spec = _spec(root)
     spec["tasks"][0]["suite"]["params"]["verify_checksums"] = False
     path = root.parent / f"{root.name}-spec.json"

@@ -18,10 +18,9 @@ from typing import Any, ClassVar
 
 import torch
 
-from mmeval import Batch, ComponentRef, Outcome, WeightDefense, WeightDefenseParams, build_stage, stage
+from mmeval import Batch, Outcome, WeightDefense, build_stage
 
-TRAIN_ATTACK = {"name": "mmeval/pgd",
-                "params": {"eps": 2 / 255, "steps": 10, "step_size": 1 / 255, "momentum": 0.9}}
+from .declared import FAREDeclared, FAREParams
 
 
 def squared_distance(model: Any, images: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -52,14 +51,7 @@ class EmbeddingDeviation:
         return ~self.evaluate(model, images, batch).correct
 
 
-class FAREParams(WeightDefenseParams):
-    image_attack: ComponentRef = stage(TRAIN_ATTACK, modality="image",
-                                       description="inner attack on the embedding distance "
-                                       "(a loss-driven attack such as mmeval/pgd)")
-
-
-class FARE(WeightDefense):
-    Params = FAREParams
+class FARE(FAREDeclared, WeightDefense):
     params: FAREParams
     trains = ("image",)
 

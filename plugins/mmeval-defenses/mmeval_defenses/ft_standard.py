@@ -9,13 +9,13 @@ import torch
 
 from mmeval import Batch, WeightDefense, contrastive_loss
 
-from .pairs import PairParams, Pairs
+from .declared import FTStandardDeclared, PairParams
+from .pairs import Pairs
 
 
-class FTStandard(WeightDefense):
+class FTStandard(FTStandardDeclared, WeightDefense):
     """Symmetric in-batch InfoNCE on (image, paired text); image, text and logit scale train."""
 
-    Params = PairParams
     params: PairParams
 
     def __init__(self, params: PairParams | None = None) -> None:

@@ -22,43 +22,21 @@ from dataclasses import replace
 from typing import Any
 
 import torch
-from pydantic import Field, model_validator
 
 from mmeval import (
     Batch,
-    ComponentRef,
     InBatchMatching,
     SpecError,
     WeightDefense,
-    WeightDefenseParams,
     build_stage,
     contrastive_loss,
-    stage,
     text_owners,
 )
 
-
-class MATParams(WeightDefenseParams):
-    image_attack: ComponentRef = stage(None, modality="image",
-                                       description="the registered image attack on the in-batch "
-                                       "matching loss (e.g. mmeval/pgd with its eps and steps)")
-    text_attack: ComponentRef = stage(None, modality="text",
-                                      description="the registered text attack on the captions")
-    mat_plus: bool = Field(default=False, description="one-to-many pairs: several captions/image")
-    captions_per_image: int | None = Field(default=None, ge=2,
-                                           description="MAT+: captions per image (required then)")
-
-    @model_validator(mode="after")
-    def _plus(self) -> MATParams:
-        if self.mat_plus and self.captions_per_image is None:
-            raise ValueError("mat_plus=True needs captions_per_image")
-        if not self.mat_plus and self.captions_per_image is not None:
-            raise ValueError("captions_per_image applies to mat_plus=True only")
-        return self
+from .declared import MATDeclared, MATParams
 
 
-class MAT(WeightDefense):
-    Params = MATParams
+class MAT(MATDeclared, WeightDefense):
     params: MATParams
 
     def __init__(self, params: MATParams | None = None) -> None:

@@ -24,27 +24,14 @@ from dataclasses import replace
 from typing import Any
 
 import torch
-from pydantic import Field
 
-from mmeval import Batch, ComponentRef, InBatchMatching, WeightDefense, build_stage, contrastive_loss, stage
+from mmeval import Batch, InBatchMatching, WeightDefense, build_stage, contrastive_loss
 
-from .pairs import PairParams, Pairs
-
-TRAIN_ATTACK = {"name": "mmeval/pgd", "params": {"eps": 1 / 255, "steps": 10, "step_size": 1 / 255}}
-TEXT_ATTACK = {"name": "textattack/bert-attack-vlm", "params": {"caption_goal": "kl"}}
+from .declared import MMCoADeclared, MMCoAParams
+from .pairs import Pairs
 
 
-class MMCoAParams(PairParams):
-    image_weight: float = Field(default=0.5, ge=0.0, description="lambda of L(adv image, text)")
-    text_weight: float = Field(default=0.5, ge=0.0, description="lambda of L(image, adv text)")
-    image_attack: ComponentRef = stage(TRAIN_ATTACK, modality="image",
-                                       description="inner image attack, on the zero-shot CE")
-    text_attack: ComponentRef = stage(TEXT_ATTACK, modality="text",
-                                      description="inner text attack on each paired text")
-
-
-class MMCoA(WeightDefense):
-    Params = MMCoAParams
+class MMCoA(MMCoADeclared, WeightDefense):
     params: MMCoAParams
 
     def __init__(self, params: MMCoAParams | None = None) -> None:

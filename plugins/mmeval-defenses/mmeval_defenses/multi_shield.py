@@ -20,32 +20,19 @@ rule stays differentiable, so attacks can target it end to end.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
 from mmeval import (
     PGD,
     Batch,
-    ComponentRef,
-    MetricValue,
-    Params,
-    PGDParams,
-    SampleRecord,
     build_stage,
-    component,
-    wilson,
 )
 
-
-class MultiShieldParams(Params):
-    classifier: ComponentRef = component(
-        "model", "zoo/tiny-classifier-shapes",
-        description="the image classifier g: a registered model with classify() over the task's classes")
-    tau: float = Field(default=0.001, ge=0.0, description="cosine tolerance before rejecting")
+from .declared import AdaptivePGDDeclared, MultiShieldDeclared, MultiShieldParams
 
 
 class MultiShieldModel(nn.Module):
@@ -78,16 +65,11 @@ class MultiShieldModel(nn.Module):
         return torch.cat([z, (z.amax(dim=1) + gap - self.tau).unsqueeze(1)], dim=1)
 
 
-class MultiShield:
+class MultiShield(MultiShieldDeclared):
     """Detector defense: abstains when the classifier and CLIP zero-shot disagree."""
 
-    kind: ClassVar[str] = "detector"
-    stochastic: ClassVar[bool] = False
-    differentiable: ClassVar[bool] = True
-    Params = MultiShieldParams
-
     def __init__(self, params: MultiShieldParams | None = None) -> None:
-        self.params = params or MultiShieldParams()
+        self.params = params or self.Params()
 
     def apply(self, model: Any) -> MultiShieldModel:
         classifier = build_stage(self.params.classifier, "model")
@@ -97,19 +79,9 @@ class MultiShield:
         return MultiShieldModel(model, classifier, self.params.tau)
 
 
-class AdaptivePGDParams(PGDParams):
-    eps: float = Field(default=8 / 255, ge=0.0, description="radius in [0, 1] pixels (paper: 8/255)")
-    steps: int = Field(default=100, ge=0)
-
-
-class AdaptivePGD(PGD):
+class AdaptivePGD(AdaptivePGDDeclared, PGD):
     """PGD on ``CE(o, y) + CE(o, reject)`` over the (C+1)-way output; on a model without a reject
     class it is plain PGD on CE."""
-
-    Params = AdaptivePGDParams
-    params: AdaptivePGDParams
-    objectives: ClassVar[tuple[str, ...] | None] = ("classification",)
-    adaptive: ClassVar[bool] = True
 
     def loss(self, model: Any, batch: Batch, objective: Any) -> Any:
         y = objective.labels(model, batch)
@@ -124,40 +96,3 @@ class AdaptivePGD(PGD):
             return ce
 
         return loss
-
-
-class RejectionRateParams(Params):
-    on: Literal["clean", "adv"] = Field(default="adv", description="clean or attacked inputs")
-
-
-class RejectionRate:
-    """Share of samples the detector rejects (0 for a model without a reject class)."""
-
-    Params = RejectionRateParams
-    scope: ClassVar[str] = "cell"
-    unit: ClassVar[str] = "share"
-    objectives: ClassVar[tuple[str, ...] | None] = ("classification",)
-    higher_is_better: ClassVar[bool | None] = None  # rejecting attacks is good, clean ones not
-
-    def __init__(self, params: RejectionRateParams | None = None) -> None:
-        self.params = params or RejectionRateParams()
-
-    def compute(self, records: Sequence[SampleRecord]) -> MetricValue:
-        key = f"{self.params.on}_rejected"
-        return wilson(sum(bool(r.extra.get(key, False)) for r in records), len(records))
-
-
-class RobustAccuracyWithRejection:
-    """Share of attacked samples predicted right or rejected (Multi-Shield's robust accuracy)."""
-
-    scope: ClassVar[str] = "cell"
-    unit: ClassVar[str] = "share"
-    objectives: ClassVar[tuple[str, ...] | None] = ("classification",)
-    higher_is_better: ClassVar[bool | None] = True
-
-    def __init__(self, params: Any = None) -> None:
-        self.params = params
-
-    def compute(self, records: Sequence[SampleRecord]) -> MetricValue:
-        return wilson(sum(r.adv_correct or bool(r.extra.get("adv_rejected", False))
-                          for r in records), len(records))

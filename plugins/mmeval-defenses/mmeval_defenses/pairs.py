@@ -3,18 +3,11 @@ TeCoA's training pairs on classification data) or its first caption (the dataset
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
+from mmeval import Batch, ClassPrompts, SpecError
 
-from mmeval import Batch, ClassPrompts, SpecError, WeightDefenseParams
-
-
-class PairParams(WeightDefenseParams):
-    texts: Literal["prompts", "captions"] = Field(
-        default="prompts", description="pair each image with its class prompt or first caption")
-    template: str = Field(default="This is a photo of a {}",
-                          description="class prompt template (TeCoA/MMCoA)")
+from .declared import PairParams
 
 
 class Pairs:

@@ -13,22 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pydantic import Field
 
-from mmeval import Batch, ClassPrompts, ComponentRef, WeightDefense, WeightDefenseParams, build_stage, stage
+from mmeval import Batch, ClassPrompts, WeightDefense, build_stage
 
-#: TeCoA's training attack (README: --train_eps 1 --train_numsteps 2 --train_stepsize 1)
-TRAIN_ATTACK = {"name": "mmeval/pgd", "params": {"eps": 1 / 255, "steps": 2, "step_size": 1 / 255}}
+from .declared import TeCoADeclared, TeCoAParams
 
 
-class TeCoAParams(WeightDefenseParams):
-    template: str = Field(default="This is a photo of a {}", description="class prompt template")
-    image_attack: ComponentRef = stage(TRAIN_ATTACK, modality="image",
-                                       description="the inner attack, on the zero-shot CE")
-
-
-class TeCoA(WeightDefense):
-    Params = TeCoAParams
+class TeCoA(TeCoADeclared, WeightDefense):
     params: TeCoAParams
     trains = ("image",)
 

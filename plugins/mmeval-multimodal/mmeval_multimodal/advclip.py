@@ -28,33 +28,17 @@ Deviations from the reference, on purpose:
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
-from mmeval import Attack, AttackOutput, Batch, ComponentRef, DataError, Params, ThreatModel, build_stage
-from mmeval import component as component_field
+from mmeval import Attack, AttackOutput, Batch, DataError, build_stage
+
+from .declared import AdvCLIPDeclared, AdvCLIPParams
 
 NOISE = 100
-
-
-class AdvCLIPParams(Params):
-    train_dataset: ComponentRef = component_field(
-        "dataset", {"name": "shapes", "params": {"n": 512, "seed": 7}},
-        description="image-text pairs the patch is trained on (disjoint from the evaluation data)")
-    patch_fraction: float = Field(default=0.03, gt=0.0, le=0.5, description="patch area / image area")
-    epochs: int = Field(default=20, ge=1)
-    batch_size: int = Field(default=16, ge=2)
-    lr: float = Field(default=2e-4, gt=0.0)
-    alpha: float = Field(default=10.0, ge=0.0, description="weight of the contrastive deviation")
-    beta: float = Field(default=5.0, ge=0.0, description="weight of the image-text InfoNCE term")
-    gamma: float = Field(default=5.0, ge=0.0, description="weight of the image-text topology term")
-    delta: float = Field(default=1.0, ge=0.0, description="weight of the topology deviation")
-    temperature: float = Field(default=0.1, gt=0.0)
-    seed: int = Field(default=100, ge=0, description="initialisation, noise and data order")
 
 
 def patch_mask(height: int, width: int, fraction: float) -> torch.Tensor:
@@ -153,22 +137,12 @@ def _pairs(dataset: Any, height: int, width: int) -> tuple[torch.Tensor, list[st
     return x, texts
 
 
-class AdvCLIP(Attack):
+class AdvCLIP(AdvCLIPDeclared, Attack):
     """A universal patch trained once per cell on ``train_dataset``, pasted on every image."""
-
-    Params = AdvCLIPParams
-    params: AdvCLIPParams
-    modality: ClassVar = "image"
-    objectives: ClassVar[tuple[str, ...] | None] = ("classification", "retrieval")
-    uses_gradients: ClassVar[bool] = True
 
     def __init__(self, params: AdvCLIPParams | None = None) -> None:
         super().__init__(params)
         self._patch: tuple[Any, tuple[int, int], torch.Tensor] | None = None
-
-    @property
-    def threat_model(self) -> ThreatModel:
-        return ThreatModel("image")  # a patch: bounded in area, not in an Lp ball
 
     def patch(self, model: Any, height: int, width: int, device: torch.device) -> torch.Tensor:
         """The trained ``[1, 3, H, W]`` patch map for ``model`` (trained on first use)."""

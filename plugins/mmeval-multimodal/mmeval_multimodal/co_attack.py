@@ -22,16 +22,13 @@ mode.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field, model_validator
+from mmeval import AttackOutput, Batch, pgd_loop, random_start
 
-from mmeval import AttackOutput, Batch, ComponentRef, pgd_loop, random_start, stage
-
+from .declared import CoAttackDeclared
 from .joint import (
-    TEXT_STAGE,
     JointAttack,
-    JointParams,
     embed_sets,
     joined,
     kl,
@@ -40,34 +37,9 @@ from .joint import (
     per_sample,
 )
 
-#: Co-Attack's text stage pushes each caption away from its own clean embedding by KL (its paper
-#: and code); SGA's goal (away from the paired image) is not Co-Attack's
-CO_ATTACK_TEXT = {"name": TEXT_STAGE, "params": {"caption_goal": "kl"}}
 
-
-class CoAttackParams(JointParams):
-    text_attack: ComponentRef = stage(CO_ATTACK_TEXT, modality="text",
-                                      description="the registered text attack of the text stage "
-                                      "(default: BERT-Attack with Co-Attack's KL caption goal)")
-    alpha: float = Field(default=3.0, ge=0.0, description="weight of the adversarial-text term")
-    step_size: float | None = Field(default=None, gt=0.0, description="default 1.25 * eps / steps")
-    init: Literal["uniform", "one-sided", "none"] = Field(
-        default="uniform", description="random start: U(-eps, eps), the reference's eps*U(0, 1), or "
-        "none (compat reference: the reference's, first gradient unclamped)")
-
-    @model_validator(mode="after")
-    def _reference_start(self) -> CoAttackParams:
-        if self.compat == "reference" and "init" in self.model_fields_set and self.init != "one-sided":
-            raise ValueError(f"init '{self.init}' is not the reference's start; compat 'reference' "
-                             "starts one-sided: drop init or set it to 'one-sided'")
-        return self
-
-
-class CoAttack(JointAttack):
+class CoAttack(CoAttackDeclared, JointAttack):
     """Text stage, then PGD on the image guided by the clean image and the adversarial texts."""
-
-    Params = CoAttackParams
-    params: CoAttackParams
 
     def run(self, model: Any, batch: Batch, objective: Any, rng: Any) -> AttackOutput:
         p = self.params

@@ -24,39 +24,21 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 
-from mmeval import AttackOutput, Batch, ComponentRef, pgd_loop, random_start, stage
+from mmeval import AttackOutput, Batch, pgd_loop, random_start
 
+from .declared import SGADeclared
 from .joint import (
-    TEXT_STAGE,
     JointAttack,
-    JointParams,
     embed_sets,
     joined,
     paired_texts,
     per_sample,
 )
 
-#: SGA's text stage: the BERT-Attack variant with its image-guided goal, 77 tokens for CLIP
-SGA_TEXT = {"name": TEXT_STAGE, "params": {"max_length": 77}}
 
-
-class SGAParams(JointParams):
-    text_attack: ComponentRef = stage(SGA_TEXT, modality="text",
-                                      description="the registered text attack of the text stage "
-                                      "(default: BERT-Attack, image-guided, 77 tokens)")
-    step_size: float = Field(default=0.5 / 255, gt=0.0, description="PGD step")
-    scales: list[float] = Field(default=[0.5, 0.75, 1.25, 1.5],
-                                description="resize factors of the image set ([]: single view)")
-    sigma: float = Field(default=0.05, ge=0.0, description="Gaussian noise std of the scaled views")
-
-
-class SGA(JointAttack):
+class SGA(SGADeclared, JointAttack):
     """Three stages: image-guided text, text-set-guided image (scale-invariant), text again."""
-
-    Params = SGAParams
-    params: SGAParams
 
     def views(self, adv: torch.Tensor, rng: Any) -> list[torch.Tensor]:
         """The image set: ``adv`` and one noisy, rescaled and restored copy per scale."""

@@ -5,8 +5,9 @@ import difflib
 
 import pytest
 import torch
-from mmeval_multimodal.co_attack import CoAttack, CoAttackParams
-from mmeval_multimodal.sga import SGA, SGAParams
+from mmeval_multimodal.co_attack import CoAttack
+from mmeval_multimodal.declared import CoAttackParams, SGAParams
+from mmeval_multimodal.sga import SGA
 
 from mmeval import (
     PGD,

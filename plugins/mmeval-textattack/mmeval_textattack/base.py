@@ -13,29 +13,19 @@ Subclasses implement :meth:`TextAttackBase.attack_texts`, the search itself.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, cast
 
 import torch
-from pydantic import Field
 
-from mmeval import Attack, AttackOutput, Batch, Objective, Params, PromptObjective
+from mmeval import Attack, AttackOutput, Batch, Objective, PromptObjective
 
+from .declared import TextAttackDeclared
 from .scores import Scorer, away_from, kl_from, margin_against
 
 Result = tuple[str, int, int]  # (adversarial text, words changed, victim queries)
 
 
-class TaskParams(Params):
-    mode: Literal["per-image", "class-prompts"] = Field(
-        default="per-image", description="zero-shot classification only: see the plugin README")
-    caption_goal: Literal["image", "kl"] = Field(
-        default="image", description="retrieval only: push each caption away from its paired image "
-        "(SGA) or from its own clean embedding by KL (Co-Attack)")
-
-
-class TextAttackBase(Attack):
-    modality: ClassVar = "text"
-    objectives: ClassVar[tuple[str, ...] | None] = ("classification", "retrieval")
+class TextAttackBase(TextAttackDeclared, Attack):
     #: the class-prompt attack of the cell's prompts: (clean prompts, results), computed once
     _memo: tuple[tuple[str, ...], list[Result]] | None = None
 

@@ -14,41 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
-from mmeval import INPUT, ThreatModel
-
-from .base import Result, TaskParams, TextAttackBase
+from .base import Result, TextAttackBase
+from .declared import BertAttackDeclared
 from .mlm import load_mlm
 from .offline import STOPWORDS, import_textattack
 from .scores import Scorer
 
 
-class BertAttackParams(TaskParams):
-    mlm: str = Field(default="zoo/tiny-mlm-shapes",
-                     description="masked LM: zoo/tiny-mlm-shapes, a local directory or a cached HF id",
-                     json_schema_extra=INPUT)
-    max_candidates: int = Field(default=48, ge=1, description="K, candidates per word (paper: 48)")
-    max_percent_words: float = Field(default=0.4, gt=0, le=1,
-                                     description="at most this share of words perturbed (paper: 40%)")
-    max_length: int | None = Field(default=None, ge=8,
-                                   description="masked-LM tokens; default the MLM's position limit")
-    batch_size: int = Field(default=64, ge=1, description="texts per victim text-encoder call")
-
-
-class BertAttack(TextAttackBase):
+class BertAttack(BertAttackDeclared, TextAttackBase):
     """BERT-Attack through TextAttack's search on class prompts or captions."""
-
-    Params = BertAttackParams
-    params: BertAttackParams
-
-    @property
-    def language_model(self) -> str:
-        return self.params.mlm
-
-    @property
-    def threat_model(self) -> ThreatModel:
-        return ThreatModel("text", max_word_fraction=self.params.max_percent_words)
 
     def _engine(self, model: Any) -> tuple[Any, Any]:
         ta = import_textattack()

@@ -56,6 +56,11 @@ REFERENCE_STOPWORDS = (
 )
 
 
+#: how many sub-words of a word the reference turns into candidate words (BERT-Attack's
+#: ``get_bpe_substitues`` reads the first 12)
+PIECES = 12
+
+
 @dataclass(frozen=True)
 class Compat:
     """Which reference behaviours the search reproduces (each one on its own, for measuring)."""

@@ -31,19 +31,17 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 
-from mmeval import INPUT, ThreatModel
-
-from .base import Result, TaskParams, TextAttackBase
-from .compat import MODES, PAPER, Compat, Mode
+from .base import Result, TextAttackBase
+from .compat import PAPER, PIECES, Compat
+from .declared import VLMBertAttackDeclared
 from .mlm import load_mlm
 from .scores import Scorer
 
 UNK = "[UNK]"
-#: a multi-sub-word word's candidates: the top-4 tokens at each of its first 12 sub-words, at most
-#: 24 combinations (BERT-Attack's ``get_bpe_substitues``)
-PIECES, PER_PIECE, COMBINATIONS = 12, 4, 24
+#: a multi-sub-word word's candidates: the top-4 tokens at each of its first ``PIECES`` (12)
+#: sub-words, at most 24 combinations (BERT-Attack's ``get_bpe_substitues``)
+PER_PIECE, COMBINATIONS = 4, 24
 
 
 @dataclass
@@ -228,41 +226,9 @@ class VLMBertAttackEngine:
         return [(" ".join(s.words), s.changed, s.queries) for s in states]
 
 
-class VLMBertAttackParams(TaskParams):
-    mlm: str = Field(default="zoo/tiny-mlm-shapes",
-                     description="masked LM: zoo/tiny-mlm-shapes, a local directory or a cached HF id",
-                     json_schema_extra=INPUT)
-    k: int = Field(default=10, ge=1, description="MLM candidates per word")
-    max_words: int = Field(default=1, ge=1, description="words changed at most (num_perturbation)")
-    threshold: float = Field(default=0.3, description="minimum raw MLM logit of a candidate (0: none)")
-    max_length: int = Field(default=30, ge=4, description="masked-LM tokens (77 in SGA)")
-    compat: Mode = Field(
-        default="paper", description="paper: BERT-Attack's alignment, one word; reference: exactly "
-        "the official Co-Attack/SGA/MMCoA code (candidate offset, [CLS] x framing, its stop words "
-        "and candidates, BERT decode round trip)")
-
-
-class VLMBertAttack(TextAttackBase):
+class VLMBertAttack(VLMBertAttackDeclared, TextAttackBase):
     """The Co-Attack / SGA / MMCoA BERT-Attack variant (k = 10, one word, logit threshold 0.3,
     [UNK]-masked KL importance), batched over all texts of a call."""
-
-    Params = VLMBertAttackParams
-    params: VLMBertAttackParams
-
-    @property
-    def language_model(self) -> str:
-        return self.params.mlm
-
-    @property
-    def threat_model(self) -> ThreatModel:
-        """``max_words`` words; in reference mode a replaced word may decode to one word per
-        sub-word ("arrow," -> "cyan circle"), up to 12, as in the reference code."""
-        per_word = PIECES if self.compat().any_candidate else 1
-        return ThreatModel("text", max_words=self.params.max_words * per_word)
-
-    def compat(self) -> Compat:
-        """The reference behaviours the search reproduces: all of them, or none."""
-        return MODES[self.params.compat]
 
     def engine(self, model: Any) -> VLMBertAttackEngine:
         """The search against ``model``'s text encoder, in this attack's mode."""

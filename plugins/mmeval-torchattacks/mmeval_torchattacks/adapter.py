@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import io
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import numpy as np
 import torch
 import torchattacks
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from mmeval import (
@@ -26,12 +25,10 @@ from mmeval import (
     Batch,
     ClassifierObjective,
     IncompatibleComponentsError,
-    Params,
-    ThreatModel,
     VLModel,
 )
 
-Targeting = Literal["none", "random", "least-likely"]
+from .declared import RefusedDeclared, TorchAttackDeclared
 
 
 class ObjectiveLogits(nn.Module):
@@ -49,53 +46,11 @@ class ObjectiveLogits(nn.Module):
         return self.objective.logits(self.vlm, images)
 
 
-class TorchattacksParams(Params):
-    """Base of the per-attack params: the torchattacks constructor's arguments, same defaults."""
-
-    @model_validator(mode="after")
-    def _linf_eps(self) -> TorchattacksParams:
-        eps = getattr(self, "eps", None)
-        if eps is not None and getattr(self, "norm", "Linf") == "Linf" and eps > 1:
-            raise ValueError(f"a Linf eps above 1 is meaningless for [0, 1] images (got {eps}); "
-                             "write it in pixel units, e.g. 8/255")
-        return self
-
-
-class TargetedParams(TorchattacksParams):
-    targeted: Targeting = Field(
-        default="none", description="torchattacks targeted mode: a random wrong class, or the "
-        "least likely class (kth_min=1)")
-
-
-class TorchAttack(Attack):
+class TorchAttack(TorchAttackDeclared, Attack):
     """Base of every wrapped attack: builds the torchattacks object around :class:`ObjectiveLogits`
     and runs it. Randomized torchattacks attacks draw from the global torch RNG; it is forked and
     seeded from the batch's sample seeds, so a run is reproducible (for these attacks the random
     draws depend on which samples share a batch)."""
-
-    attack_class: ClassVar[str]
-    default_norm: ClassVar[str] = "Linf"
-    bounded: ClassVar[bool] = True  # False: minimal-perturbation attacks with no eps ball
-    takes_n_classes: ClassVar[bool] = False
-    #: the params field holding the budget (PI-FGSM names it ``max_epsilon``)
-    eps_field: ClassVar[str] = "eps"
-    #: clip the output into [0, 1]: torchattacks 3.5.1's EAD returns pixels outside it
-    clip_output: ClassVar[bool] = False
-    uses_gradients: ClassVar[bool] = True
-    objectives: ClassVar[tuple[str, ...] | None] = ("classification", "retrieval")
-
-    @property
-    def threat_model(self) -> ThreatModel:
-        if not self.bounded:
-            return ThreatModel("image")
-        norm = getattr(self.params, "norm", self.default_norm)
-        return ThreatModel("image", "linf" if norm == "Linf" else "l2",
-                           getattr(self.params, self.eps_field))
-
-    @property
-    def eot(self) -> bool:
-        """EOT-PGD and APGD with ``eot_iter`` > 1 average gradients over the model's randomness."""
-        return getattr(self.params, "eot_iter", 1) > 1
 
     def constructor_kwargs(self, n_classes: int, rng: Any) -> dict[str, Any]:
         kwargs = self.params.model_dump(exclude={"targeted"})
@@ -138,34 +93,17 @@ class TorchAttack(Attack):
         return AttackOutput(images=adv.clamp(0, 1) if self.clip_output else adv)
 
 
-class AnyParams(Params):
-    """Whatever a refused attack is given: the refusal, not the params, is the message."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-
-class Refused(Attack):
-    """A torchattacks attack that does not apply to a VLM task: ``plan()`` refuses it with
-    ``reason`` (through ``preflight``), naming what would make it apply."""
-
-    Params = AnyParams
-    reason: ClassVar[str]
-
-    @classmethod
-    def preflight(cls, params: AnyParams) -> None:
-        raise IncompatibleComponentsError(cls.reason)
+class Refused(RefusedDeclared, Attack):
+    """A refused attack, should one be built anyway: it raises its reason."""
 
     def run(self, model: VLModel, batch: Batch, objective: Any, rng: Any) -> AttackOutput:
         raise IncompatibleComponentsError(self.reason)
 
 
-def refused(name: str, reason: str) -> type[Refused]:
-    return type(name, (Refused,), {"reason": f"torchattacks.{name} is not supported: {reason}",
-                                   "__doc__": f"torchattacks.{name}: refused at plan time"})
-
-
-def make(name: str, params: type[BaseModel], **traits: Any) -> type[TorchAttack]:
-    """A :class:`TorchAttack` subclass for ``torchattacks.<name>`` with the given params."""
+def attack_class(declaration: type) -> type[Attack]:
+    """The runnable attack of a declaration from :mod:`~mmeval_torchattacks.catalogue`."""
+    if issubclass(declaration, RefusedDeclared):
+        return type(declaration.__name__, (declaration, Refused), {})
+    name = declaration.__name__
     doc = (getattr(torchattacks, name).__doc__ or "").strip().split("\n")[0]
-    return type(name, (TorchAttack,), {"attack_class": name, "Params": params,
-                                       "__doc__": f"torchattacks.{name}: {doc}", **traits})
+    return type(name, (declaration, TorchAttack), {"__doc__": f"torchattacks.{name}: {doc}"})

@@ -1,6 +1,7 @@
-"""The wrapped attacks. Each Params model mirrors its torchattacks constructor with the same
-defaults, except ``n_classes`` (set from the task: the number of classes or gallery captions) and
-``seed=None`` for AutoAttack (derived from the sample seeds instead of the clock)."""
+"""The wrapped attacks' declarations (light: no torch, no torchattacks). Each Params model mirrors
+its torchattacks constructor with the same defaults, except ``n_classes`` (set from the task: the
+number of classes or gallery captions) and ``seed=None`` for AutoAttack (derived from the sample
+seeds instead of the clock)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from .adapter import TargetedParams, TorchattacksParams, make, refused
+from .declared import TargetedParams, TorchattacksParams, declare, refused
 
 EPS, ALPHA = 8 / 255, 2 / 255
 CLASSIFICATION = ("classification",)
@@ -249,46 +250,46 @@ class EADParams(TargetedParams):
     beta: float = Field(default=0.001, ge=0)
 
 
-FGSM = make("FGSM", FGSMParams)
-BIM = make("BIM", BIMParams)
-PGD = make("PGD", PGDParams)
-PGDL2 = make("PGDL2", PGDL2Params, default_norm="L2")
-TPGD = make("TPGD", TPGDParams)
-MIFGSM = make("MIFGSM", MIFGSMParams)
-DIFGSM = make("DIFGSM", DIFGSMParams)
-EOTPGD = make("EOTPGD", EOTPGDParams)
-APGD = make("APGD", APGDParams)
-Square = make("Square", SquareParams, uses_gradients=False)
+FGSM = declare("FGSM", FGSMParams)
+BIM = declare("BIM", BIMParams)
+PGD = declare("PGD", PGDParams)
+PGDL2 = declare("PGDL2", PGDL2Params, default_norm="L2")
+TPGD = declare("TPGD", TPGDParams)
+MIFGSM = declare("MIFGSM", MIFGSMParams)
+DIFGSM = declare("DIFGSM", DIFGSMParams)
+EOTPGD = declare("EOTPGD", EOTPGDParams)
+APGD = declare("APGD", APGDParams)
+Square = declare("Square", SquareParams, uses_gradients=False)
 # attacks that loop over, or allocate per, class: classification only (a retrieval gallery has
 # thousands of "classes")
-APGDT = make("APGDT", APGDTParams, takes_n_classes=True, objectives=CLASSIFICATION)
-FAB = make("FAB", FABParams, takes_n_classes=True, objectives=CLASSIFICATION)
-AutoAttack = make("AutoAttack", AutoAttackParams, takes_n_classes=True, objectives=CLASSIFICATION)
-CW = make("CW", CWParams, bounded=False)
-DeepFool = make("DeepFool", DeepFoolParams, bounded=False, objectives=CLASSIFICATION)
-JSMA = make("JSMA", JSMAParams, bounded=False, objectives=CLASSIFICATION)
-OnePixel = make("OnePixel", OnePixelParams, bounded=False, uses_gradients=False,
+APGDT = declare("APGDT", APGDTParams, takes_n_classes=True, objectives=CLASSIFICATION)
+FAB = declare("FAB", FABParams, takes_n_classes=True, objectives=CLASSIFICATION)
+AutoAttack = declare("AutoAttack", AutoAttackParams, takes_n_classes=True, objectives=CLASSIFICATION)
+CW = declare("CW", CWParams, bounded=False)
+DeepFool = declare("DeepFool", DeepFoolParams, bounded=False, objectives=CLASSIFICATION)
+JSMA = declare("JSMA", JSMAParams, bounded=False, objectives=CLASSIFICATION)
+OnePixel = declare("OnePixel", OnePixelParams, bounded=False, uses_gradients=False,
                 objectives=CLASSIFICATION)
-VANILA = make("VANILA", VANILAParams, bounded=False, uses_gradients=False, noop=True)
-GN = make("GN", GNParams, bounded=False, uses_gradients=False)
-RFGSM = make("RFGSM", RFGSMParams)
-FFGSM = make("FFGSM", FFGSMParams)
-UPGD = make("UPGD", UPGDParams)
-NIFGSM = make("NIFGSM", NIFGSMParams)
-SINIFGSM = make("SINIFGSM", SINIFGSMParams)
-VMIFGSM = make("VMIFGSM", VMIFGSMParams)
-VNIFGSM = make("VNIFGSM", VMIFGSMParams)
-TIFGSM = make("TIFGSM", TIFGSMParams)
-PIFGSM = make("PIFGSM", PIFGSMParams, eps_field="max_epsilon")
-PIFGSMPP = make("PIFGSMPP", PIFGSMPPParams, eps_field="max_epsilon")
-Jitter = make("Jitter", JitterParams)
-PGDRS = make("PGDRS", PGDRSParams)
-PGDRSL2 = make("PGDRSL2", PGDRSL2Params, default_norm="L2")
-SPSA = make("SPSA", SPSAParams, uses_gradients=False)
-SparseFool = make("SparseFool", SparseFoolParams, bounded=False, objectives=CLASSIFICATION)
-Pixle = make("Pixle", PixleParams, bounded=False, uses_gradients=False, objectives=CLASSIFICATION)
-EADL1 = make("EADL1", EADParams, bounded=False, clip_output=True)
-EADEN = make("EADEN", EADParams, bounded=False, clip_output=True)
+VANILA = declare("VANILA", VANILAParams, bounded=False, uses_gradients=False, noop=True)
+GN = declare("GN", GNParams, bounded=False, uses_gradients=False)
+RFGSM = declare("RFGSM", RFGSMParams)
+FFGSM = declare("FFGSM", FFGSMParams)
+UPGD = declare("UPGD", UPGDParams)
+NIFGSM = declare("NIFGSM", NIFGSMParams)
+SINIFGSM = declare("SINIFGSM", SINIFGSMParams)
+VMIFGSM = declare("VMIFGSM", VMIFGSMParams)
+VNIFGSM = declare("VNIFGSM", VMIFGSMParams)
+TIFGSM = declare("TIFGSM", TIFGSMParams)
+PIFGSM = declare("PIFGSM", PIFGSMParams, eps_field="max_epsilon")
+PIFGSMPP = declare("PIFGSMPP", PIFGSMPPParams, eps_field="max_epsilon")
+Jitter = declare("Jitter", JitterParams)
+PGDRS = declare("PGDRS", PGDRSParams)
+PGDRSL2 = declare("PGDRSL2", PGDRSL2Params, default_norm="L2")
+SPSA = declare("SPSA", SPSAParams, uses_gradients=False)
+SparseFool = declare("SparseFool", SparseFoolParams, bounded=False, objectives=CLASSIFICATION)
+Pixle = declare("Pixle", PixleParams, bounded=False, uses_gradients=False, objectives=CLASSIFICATION)
+EADL1 = declare("EADL1", EADParams, bounded=False, clip_output=True)
+EADEN = declare("EADEN", EADParams, bounded=False, clip_output=True)
 LGV = refused("LGV", "it fine-tunes copies of the victim with SGD on a training loader to build "
               "surrogates, which needs an image classifier and its training data, not a VLM's "
               "zero-shot head; to attack from surrogates, craft any attack on another model "

@@ -1,4 +1,5 @@
-"""Registers every wrapped attack as ``torchattacks/<name>`` (targets are imported on first use)."""
+"""Registers every wrapped attack as ``torchattacks/<name>``: planning reads the light declarations
+in ``catalogue``; the attacks (``attacks``, which import torchattacks) load when a cell runs."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ REFUSED = ("LGV", "MultiAttack")
 @mmeval.hookimpl
 def mmeval_register_attacks(registry) -> None:
     for name in ATTACKS:
-        registry.add(f"torchattacks/{name.lower()}", f"mmeval_torchattacks.catalogue:{name}",
+        registry.add(f"torchattacks/{name.lower()}", f"mmeval_torchattacks.attacks:{name}",
+                     declared=f"mmeval_torchattacks.catalogue:{name}",
                      description=f"torchattacks.{name} through the objective's classifier view")
     for name in REFUSED:
-        registry.add(f"torchattacks/{name.lower()}", f"mmeval_torchattacks.catalogue:{name}",
+        registry.add(f"torchattacks/{name.lower()}", f"mmeval_torchattacks.attacks:{name}",
+                     declared=f"mmeval_torchattacks.catalogue:{name}",
                      description=f"torchattacks.{name}: refused at plan time (see its reason)")

@@ -102,11 +102,9 @@ def test_targeted_mode(host, setup):
 
 
 def test_autoattack_is_at_least_as_strong_as_pgd10(host, tmp_path):
-    attacks = []
-    for k in (2, 4):
-        attacks += [{"name": "torchattacks/pgd", "label": f"pgd-{k}",
-                     "params": {"eps": k / 255, "alpha": k / 4 / 255, "steps": 10}},
-                    {"name": "torchattacks/autoattack", "label": f"aa-{k}", "params": {"eps": k / 255}}]
+    attacks = [{"name": "torchattacks/pgd", "label": "pgd-2",
+                "params": {"eps": 2 / 255, "alpha": 0.5 / 255, "steps": 10}},
+               {"name": "torchattacks/autoattack", "label": "aa-2", "params": {"eps": 2 / 255}}]
     spec = {
         "name": "aa-vs-pgd",
         "models": [{"name": "zoo/tiny-clip-shapes"}],
@@ -118,8 +116,7 @@ def test_autoattack_is_at_least_as_strong_as_pgd10(host, tmp_path):
     assert {c["status"] for c in result.cells} == {"done"}
     acc = {c["attack"]: c["metrics"]["robust-accuracy"]["value"] for c in result.cells}
     assert acc["pgd-2"] > 0.1, acc  # 2/255 leaves something for AutoAttack to find
-    for k in (2, 4):
-        assert acc[f"aa-{k}"] <= acc[f"pgd-{k}"], acc
+    assert acc["aa-2"] <= acc["pgd-2"], acc
 
 
 def test_retrieval_runs_as_classification_over_gallery_captions(host, tmp_path):

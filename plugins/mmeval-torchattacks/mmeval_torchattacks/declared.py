@@ -1,0 +1,89 @@
+"""What each wrapped torchattacks attack declares, readable without importing torch or
+torchattacks: its params (the constructor's arguments, same defaults), flags and threat model.
+:mod:`~mmeval_torchattacks.attacks` builds the runnable attack from each declaration."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mmeval import AttackDeclaration, IncompatibleComponentsError, Params, ThreatModel
+
+Targeting = Literal["none", "random", "least-likely"]
+
+
+class TorchattacksParams(Params):
+    """Base of the per-attack params: the torchattacks constructor's arguments, same defaults."""
+
+    @model_validator(mode="after")
+    def _linf_eps(self) -> TorchattacksParams:
+        eps = getattr(self, "eps", None)
+        if eps is not None and getattr(self, "norm", "Linf") == "Linf" and eps > 1:
+            raise ValueError(f"a Linf eps above 1 is meaningless for [0, 1] images (got {eps}); "
+                             "write it in pixel units, e.g. 8/255")
+        return self
+
+
+class TargetedParams(TorchattacksParams):
+    targeted: Targeting = Field(
+        default="none", description="torchattacks targeted mode: a random wrong class, or the "
+        "least likely class (kth_min=1)")
+
+
+class TorchAttackDeclared(AttackDeclaration):
+    """What a wrapped attack declares: the torchattacks class it drives, its budget and flags."""
+
+    attack_class: ClassVar[str]
+    default_norm: ClassVar[str] = "Linf"
+    bounded: ClassVar[bool] = True  # False: minimal-perturbation attacks with no eps ball
+    takes_n_classes: ClassVar[bool] = False
+    #: the params field holding the budget (PI-FGSM names it ``max_epsilon``)
+    eps_field: ClassVar[str] = "eps"
+    #: clip the output into [0, 1]: torchattacks 3.5.1's EAD returns pixels outside it
+    clip_output: ClassVar[bool] = False
+    uses_gradients: ClassVar[bool] = True
+    objectives: ClassVar[tuple[str, ...] | None] = ("classification", "retrieval")
+
+    @property
+    def threat_model(self) -> ThreatModel:
+        if not self.bounded:
+            return ThreatModel("image")
+        norm = getattr(self.params, "norm", self.default_norm)
+        return ThreatModel("image", "linf" if norm == "Linf" else "l2",
+                           getattr(self.params, self.eps_field))
+
+    @property
+    def eot(self) -> bool:
+        """EOT-PGD and APGD with ``eot_iter`` > 1 average gradients over the model's randomness."""
+        return getattr(self.params, "eot_iter", 1) > 1
+
+
+
+class AnyParams(Params):
+    """Whatever a refused attack is given: the refusal, not the params, is the message."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class RefusedDeclared(AttackDeclaration):
+    """A torchattacks attack that does not apply to a VLM task: ``plan()`` refuses it with
+    ``reason`` (through ``preflight``), naming what would make it apply."""
+
+    Params = AnyParams
+    reason: ClassVar[str]
+
+    @classmethod
+    def preflight(cls, params: AnyParams) -> None:
+        raise IncompatibleComponentsError(cls.reason)
+
+
+def declare(name: str, params: type[BaseModel], **traits: Any) -> type[TorchAttackDeclared]:
+    """The declaration of ``torchattacks.<name>`` with the given params and traits."""
+    return type(name, (TorchAttackDeclared,), {"attack_class": name, "Params": params,
+                                               "__doc__": f"torchattacks.{name}", **traits})
+
+
+def refused(name: str, reason: str) -> type[RefusedDeclared]:
+    return type(name, (RefusedDeclared,), {"reason": f"torchattacks.{name} is not supported: {reason}",
+                                           "__doc__": f"torchattacks.{name}: refused at plan time"})
