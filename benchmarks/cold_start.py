@@ -1,5 +1,5 @@
 """A newcomer's first minutes, measured: the quickstart on an empty cache, ``mmeval validate``,
-``mmeval list attacks`` and ``python -c "import torch"`` (the floor any command that touches a
+``mmeval list attacks``, ``mmeval plugins`` and ``python -c "import torch"`` (the floor any command that touches a
 model pays), each in a fresh process, from the checkout this runs in.
 
 The quickstart runs once (its first run is the cold one: empty ``MMEVAL_CACHE_DIR``, new run
@@ -44,6 +44,7 @@ def main() -> None:
         quick = {
             "mmeval validate examples/quickstart.py": [*MMEVAL, "validate", spec],
             "mmeval list attacks": [*MMEVAL, "list", "attacks"],
+            "mmeval plugins": [*MMEVAL, "plugins"],
             "python -c 'import torch' (floor)": [sys.executable, "-c", "import torch"],
         }
         times: dict[str, list[float]] = {k: [] for k in quick}
