@@ -1,6 +1,6 @@
 """A newcomer's first minutes, measured: the quickstart on an empty cache, ``mmeval validate``,
-``mmeval list attacks``, ``mmeval plugins`` and ``python -c "import torch"`` (the floor any command that touches a
-model pays), each in a fresh process, from the checkout this runs in.
+``mmeval list attacks``, ``mmeval plugins`` and ``python -c "import torch"`` (the floor any
+command that touches a model pays), each in a fresh process, from the checkout this runs in.
 
 The quickstart runs once (its first run is the cold one: empty ``MMEVAL_CACHE_DIR``, new run
 directory); the short commands run ``--repeat`` times, interleaved, and report their median.
