@@ -1,5 +1,6 @@
-"""The CLI answers without the model libraries: ``mmeval --help``, ``list``, ``plugins`` and
-``validate`` (every plugin installed) read the registry and the components' declarations only, so
+"""The CLI answers without the model libraries: ``mmeval --help``, ``list``, ``plugins``,
+``describe``, ``zoo list`` and ``validate`` (every plugin installed) read the registry and the
+components' declarations only, so
 none of torch, open_clip, transformers, torchattacks, textattack is imported. Checked in a fresh
 subprocess, which prints what it has in ``sys.modules`` afterwards."""
 
@@ -34,7 +35,8 @@ def _run(*argv: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
 
 
 @pytest.mark.parametrize("argv", [("--help",), ("list",), ("list", "attacks"), ("plugins",),
-                                  ("validate", "examples/quickstart.py")],
+                                  ("list", "--params"), ("describe", "multimodal/sga"),
+                                  ("zoo", "list"), ("validate", "examples/quickstart.py")],
                          ids=lambda a: " ".join(a))
 def test_the_cli_imports_no_model_library(argv):
     proc, heavy = _run(*argv)
@@ -57,3 +59,21 @@ def test_building_a_component_still_imports_what_it_needs():
                            "print('torchattacks' in sys.modules, 'torch' in sys.modules)"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.stdout.split() == ["True", "True"], proc.stderr[-2000:]
+
+
+def test_validating_every_plugins_components_imports_no_model_library(tmp_path):
+    spec = {"name": "every-plugin",
+            "models": [{"name": "zoo/tiny-clip-shapes",
+                        "defenses": [{"name": "defenses/multi-shield"}]}],
+            "tasks": [{"dataset": {"name": "shapes", "params": {"n": 20}}},
+                      {"dataset": {"name": "shapes", "params": {"n": 20}}, "objective": "retrieval"}],
+            "attacks": ["clean", "torchattacks/apgd", "textattack/bert-attack-vlm",
+                        "multimodal/co-attack", "multimodal/sga", "multimodal/sep-attack",
+                        {"name": "multimodal/sga", "params": {"compat": "reference"}}],
+            "metrics": ["robust-accuracy", "tr@1", "rejection-rate", "words-perturbed"]}
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    proc, heavy = _run("validate", str(path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "2 task(s), 28 cell(s)" in proc.stdout
+    assert heavy == [], heavy
