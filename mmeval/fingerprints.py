@@ -4,7 +4,9 @@ new weights at the same path make new cells instead of reusing the old model's r
 A params field marks itself as an input with ``json_schema_extra=mmeval.INPUT`` (content: a checkpoint,
 a model directory, an annotation file; hashed, each file once per path + size + mtime, the digest
 cached under the cache dir) or ``mmeval.INPUT_LISTING`` (a dataset root: the names, sizes and
-modification times of its files, cheap for any size)."""
+modification times of its files, cheap for any size). An input naming a zoo model
+(``zoo/tiny-mlm-shapes``) is fingerprinted by the zoo's recipe for it; a component's declaration
+may add what else it reads with ``inputs(params)`` (the zoo models: their recipe)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from .zoo import cache_dir
+from . import zoo
 
 Kind = Literal["content", "listing"]
 _CHUNK = 1 << 20
@@ -30,10 +32,14 @@ def inputs(params: BaseModel) -> dict[str, str]:
         extra = field.json_schema_extra
         kind = extra.get("fingerprint") if isinstance(extra, dict) else None
         value = getattr(params, name)
-        if kind and isinstance(value, str) and value:
-            path = Path(value).expanduser()
-            if path.exists():
-                out[name] = fingerprint(path, kind)
+        if not (kind and isinstance(value, str) and value):
+            continue
+        if value.startswith("zoo/") and value[4:] in zoo.ENTRIES:
+            out[name] = "zoo:" + zoo.recipe(value[4:])["hash"]
+            continue
+        path = Path(value).expanduser()
+        if path.exists():
+            out[name] = fingerprint(path, kind)
     return out
 
 
@@ -65,8 +71,8 @@ class _FileDigests:
     def __init__(self) -> None:
         self.db: sqlite3.Connection | None = None
         try:
-            cache_dir().mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(cache_dir() / "fingerprints.db", timeout=30)
+            zoo.cache_dir().mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(zoo.cache_dir() / "fingerprints.db", timeout=30)
             self.db.execute("CREATE TABLE IF NOT EXISTS digests (path TEXT PRIMARY KEY, "
                             "size INTEGER, mtime INTEGER, digest TEXT)")
         except (OSError, sqlite3.Error):  # an unwritable cache only costs re-hashing

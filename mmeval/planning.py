@@ -258,8 +258,9 @@ def resolve_ref(registry: ComponentRegistry, kind: Kind, ref: ComponentRef, path
     params = comp.validate_params(ref.params, f"{path}.params")
     flags = {f: declared(comp, f, path) for f in FLAGS[kind]}
     preflight(comp, params, f"{path}.params")
+    extra = getattr(comp.declaration(), "inputs", None)
     return Resolved(comp, params, ref.label or label or _default_label(ref), path, flags,
-                    inputs=fingerprints.inputs(params))
+                    inputs={**fingerprints.inputs(params), **(extra(params) if extra else {})})
 
 
 def preflight(comp: Component, params: BaseModel, path: str) -> None:

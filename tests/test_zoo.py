@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from mmeval import ModelLoadError, evaluate, zoo
+from mmeval import ModelLoadError, evaluate, plan, zoo
 from mmeval.cli import main
 from mmeval.data.shapes import COLORS, SHAPES
 
@@ -129,6 +129,20 @@ def test_a_model_without_packaged_weights_is_trained_once_into_a_recipe_named_ca
     # a changed recipe never reuses the old build
     monkeypatch.setattr(zoo, "recipe", lambda name: {"hash": "feedfeedfeedfeed", "sources": {}})
     assert zoo.ensure("tiny-mlm-shapes", seed=7, progress=False) != first
+
+
+def test_a_zoo_models_recipe_is_part_of_its_cells_identity(monkeypatch):
+    spec = {"name": "ids", "models": ["zoo/tiny-clip-shapes"],
+            "tasks": [{"dataset": {"name": "shapes", "params": {"n": 10}}, "objective": "retrieval"}],
+            "attacks": ["clean", "textattack/bert-attack-vlm"]}
+    before = plan(spec).cells
+    assert before[0].model.inputs == {"zoo": zoo.recipe("tiny-clip-shapes")["hash"]}
+    assert before[1].attack.inputs == {"mlm": "zoo:" + zoo.recipe("tiny-mlm-shapes")["hash"]}
+    real = zoo.recipe
+    monkeypatch.setattr(zoo, "recipe", lambda name: {**real(name), "hash": "0" * 16}
+                        if name == "tiny-mlm-shapes" else real(name))
+    after = plan(spec).cells  # another MLM recipe: the text attack's cell is new, clean is not
+    assert after[0].id == before[0].id and after[1].id != before[1].id
 
 
 @pytest.mark.slow

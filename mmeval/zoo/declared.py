@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..registry import Params
+from . import recipe
 
 
 class TinyCLIPParams(Params):
@@ -20,6 +21,11 @@ class TinyCLIPDeclared:
     capabilities = frozenset({"image", "text"})
     preflight = None  # nothing to check: the zoo trains a missing seed on first use
 
+    @staticmethod
+    def inputs(params: TinyCLIPParams) -> dict[str, str]:
+        """The recipe the weights come from: part of every cell id (another recipe, new cells)."""
+        return {"zoo": recipe("tiny-clip-shapes")["hash"]}
+
 
 class TinyClassifierParams(Params):
     seed: int = Field(default=0, ge=0, description="training seed")
@@ -30,3 +36,8 @@ class TinyClassifierDeclared:
 
     Params = TinyClassifierParams
     capabilities = frozenset({"image"})
+
+    @staticmethod
+    def inputs(params: TinyClassifierParams) -> dict[str, str]:
+        """The recipe the weights come from: part of every cell id."""
+        return {"zoo": recipe("tiny-classifier-shapes")["hash"]}
