@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
@@ -120,18 +119,10 @@ class Component:
     def summary(self) -> str:
         if self.description:
             return self.description
-        loaded = self._loaded if self.declared is None else _loaded(self.declared)
+        # a declaration is light by contract, so reading its docstring imports nothing heavy
+        loaded = self._loaded if self.declared is None else self.declaration()
         doc = getattr(loaded, "__doc__", None) if loaded is not None else None
         return (doc or "").strip().split("\n")[0]
-
-
-def _loaded(target: Any) -> Any:
-    """``target`` if its module is already imported (never imports anything), else None."""
-    if not isinstance(target, str):
-        return target
-    module_name, _, attr = target.partition(":")
-    module = sys.modules.get(module_name)
-    return getattr(module, attr, None) if module is not None and "." not in attr else None
 
 
 def _import(target: Any, what: str) -> Any:
