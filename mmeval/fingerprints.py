@@ -34,8 +34,9 @@ def inputs(params: BaseModel) -> dict[str, str]:
         value = getattr(params, name)
         if not (kind and isinstance(value, str) and value):
             continue
-        if value.startswith("zoo/") and value[4:] in zoo.ENTRIES:
-            out[name] = "zoo:" + zoo.recipe(value[4:])["hash"]
+        entry = zoo.entry_named(value)
+        if entry is not None:
+            out[name] = "zoo:" + zoo.recipe(entry.name)["hash"]
             continue
         path = Path(value).expanduser()
         if path.exists():

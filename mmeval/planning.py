@@ -488,10 +488,10 @@ def _describe(group: str, model: Resolved, defense: Resolved | None, task: Task,
 def _check_language_model(info: CellInfo, task: Task, warnings: list[str]) -> None:
     """Warn when a text attack proposes words with a zoo language model fit only for another
     domain's captions (the zoo's shapes MLM on real data)."""
-    from .zoo import ENTRIES
+    from .zoo import entry_named
 
     lm = info.language_model or ""
-    entry = ENTRIES.get(lm.removeprefix("zoo/")) if lm.startswith("zoo/") else None
+    entry = entry_named(lm)
     if entry is None or entry.domain is None:
         return
     if getattr(task.dataset.component.declaration(), "domain", None) == entry.domain:

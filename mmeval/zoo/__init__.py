@@ -76,6 +76,12 @@ def _entry(name: str) -> ZooEntry:
     return ENTRIES[name]
 
 
+def entry_named(ref: str) -> ZooEntry | None:
+    """The zoo entry a ``zoo/<name>`` reference names (a text attack's ``mlm``); None for
+    anything else (a directory, a Hugging Face id)."""
+    return ENTRIES.get(ref.removeprefix("zoo/")) if ref.startswith("zoo/") else None
+
+
 def recipe(name: str) -> dict[str, Any]:
     """What zoo model ``name`` is built from: the SHA-256 of each source file (line endings
     normalised) and ``hash``, one digest over all of them."""
@@ -191,31 +197,27 @@ def load(name: str, seed: int = 0) -> Any:
     return _function(_entry(name).loader)(seed)
 
 
-def cached() -> list[dict]:
-    """Facts of every zoo model built into the cache by today's recipes (name, seed, build time,
-    training facts)."""
-    root = cache_dir() / "zoo"
+def _builds(root: Path) -> list[dict]:
+    """Facts of every complete build under ``root``, with its ``path`` and ``current``: whether
+    it is a build of a zoo model by that model's recipe today."""
     if not root.is_dir():
         return []
-    current = {recipe(n)["hash"] for n in ENTRIES}
     out = []
     for d in sorted(root.iterdir()):
-        if (d / MARKER).is_file():
-            facts = json.loads((d / MARKER).read_text())
-            if facts.get("recipe") in current:
-                out.append(facts | {"path": str(d)})
-    return out
-
-
-def shipped() -> list[dict]:
-    """Facts of every packaged build, with ``current``: whether it matches today's recipe."""
-    if not PACKAGED.is_dir():
-        return []
-    out = []
-    for d in sorted(PACKAGED.iterdir()):
         if (d / MARKER).is_file():
             facts = json.loads((d / MARKER).read_text())
             current = facts.get("name") in ENTRIES and facts.get("recipe") == recipe(
                 facts["name"])["hash"]
             out.append(facts | {"path": str(d), "current": current})
     return out
+
+
+def cached() -> list[dict]:
+    """Facts of every zoo model built into the cache by today's recipes (name, seed, build time,
+    training facts)."""
+    return [facts for facts in _builds(cache_dir() / "zoo") if facts["current"]]
+
+
+def shipped() -> list[dict]:
+    """Facts of every packaged build, with ``current``: whether it matches today's recipe."""
+    return _builds(PACKAGED)

@@ -5,6 +5,7 @@ stage. The attacks in ``co_attack``, ``sga``, ``sep_attack`` and ``advclip`` sub
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -71,14 +72,19 @@ class JointDeclared(AttackDeclaration):
         """(norm, eps) of the image side."""
         return "linf", self.params.eps
 
+    @cached_property
+    def text_declaration(self) -> Any:
+        """The text stage's declaration, resolved once (the threat model is read every batch)."""
+        return declare_stage(self.params.text_attack)
+
     @property
     def language_model(self) -> str | None:
-        return declare_stage(self.params.text_attack).language_model
+        return self.text_declaration.language_model
 
     @property
     def threat_model(self) -> ThreatModel:
         norm, eps = self.image_budget()
-        text = declare_stage(self.params.text_attack).threat_model
+        text = self.text_declaration.threat_model
         return ThreatModel("image+text", norm, eps, text.max_words,  # type: ignore[arg-type]
                            text.max_word_fraction)
 
@@ -151,8 +157,13 @@ class SepAttackDeclared(JointDeclared):
     Params = SepAttackParams
     params: SepAttackParams
 
+    @cached_property
+    def image_declaration(self) -> Any:
+        """The image stage's declaration, resolved once."""
+        return declare_stage(self.params.image_attack)
+
     def image_budget(self) -> tuple[str | None, float | None]:
-        tm = declare_stage(self.params.image_attack).threat_model
+        tm = self.image_declaration.threat_model
         return tm.norm, tm.eps
 
 
