@@ -3,7 +3,7 @@
     pytest examples/test_my_model.py
 
 ``MyCLIP`` stands in for the model of your repository: any object with the VLModel attributes
-(``input_spec``, ``capabilities``, ``logit_scale``, ``encode_image``, ``encode_text``, ``eval``,
+(``input_specs``, ``capabilities``, ``logit_scale``, ``encode_image``, ``encode_text``, ``eval``,
 ``train``, ``parameters``; docs/writing-plugins.md) is evaluated by passing it to
 ``mmeval_evaluate(spec, models={"label": obj})``. Here it is the offline zoo's tiny open_clip
 CLIP behind our own class; a model already built with open_clip or transformers can instead be
@@ -35,7 +35,8 @@ class MyCLIP(torch.nn.Module):
         zoo = mmeval.load_zoo("tiny-clip-shapes")  # the weights of "our" model
         self.clip, self.tokenizer = zoo.model, zoo.tokenizer
         cfg = self.clip.visual.preprocess_cfg
-        self.input_spec = mmeval.InputSpec((48, 48), tuple(cfg["mean"]), tuple(cfg["std"]))
+        self.input_specs = {"image": mmeval.ImageSpec((48, 48), tuple(cfg["mean"]),
+                                                      tuple(cfg["std"]))}
         self.register_buffer("mean", torch.tensor(cfg["mean"]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(cfg["std"]).view(1, 3, 1, 1))
 

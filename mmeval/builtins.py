@@ -22,6 +22,10 @@ def mmeval_register_models(registry: KindRegistry) -> None:
     registry.add("zoo/tiny-clip-shapes", "mmeval.zoo.tiny_clip:TinyCLIP",
                  declared="mmeval.zoo.declared:TinyCLIPDeclared",
                  description="Tiny open_clip CLIP trained offline on shapes (seed 0 packaged)")
+    registry.add("zoo/tiny-clap-shapes", "mmeval.zoo.tiny_clap:TinyCLAP",
+                 declared="mmeval.zoo.declared:TinyCLAPDeclared",
+                 description="Tiny audio-text model trained offline on the sounds world (seed 0 "
+                 "packaged)")
     registry.add("zoo/tiny-classifier-shapes", "mmeval.zoo.tiny_classifier:TinyClassifier",
                  declared="mmeval.zoo.declared:TinyClassifierDeclared",
                  description="CNN image classifier of the 10 shapes (no text side; seed 0 packaged)")
@@ -34,6 +38,9 @@ def mmeval_register_datasets(registry: KindRegistry) -> None:
                  description="Noisy class prototypes the toy VLM recognises")
     registry.add("shapes", "mmeval.data.shapes:ShapesDataset", aliases=["mmeval/shapes"],
                  description="Procedural shapes with captions (deterministic from a seed)")
+    registry.add("sounds", "mmeval.data.sounds:SoundsDataset", aliases=["mmeval/sounds"],
+                 description="The shapes world as sound: timbre, pitch, loudness and rhythm "
+                 "(8 kHz waveforms with captions)")
     registry.add("cifar10", "mmeval.data.cifar:Cifar10",
                  description="CIFAR-10 from the python batch files in a local root")
     registry.add("cifar100", "mmeval.data.cifar:Cifar100",

@@ -26,12 +26,13 @@ import torch
 
 from .attacks.declared import PGDParams
 from .attacks.pgd import PGD
+from .objectives.signals import encode_signal
 from .planning import Cell, CellInfo
 from .protocols import Dataset, Objective, VLModel
 from .records import NON_FINITE
 from .seeding import BatchRandom, sample_seed
 from .spec import ChecksSettings
-from .types import Batch, SampleRecord
+from .types import BOUNDS, Batch, SampleRecord
 
 
 def result(gate: str, status: str, detail: str, cells: Sequence[str]) -> dict[str, Any]:
@@ -93,16 +94,16 @@ def _monotone(cells: Sequence[tuple[str, CellInfo]], records: Mapping[str, Seque
     return out
 
 
-def _forward(model: VLModel, images: torch.Tensor) -> torch.Tensor:
-    if "image" in model.capabilities or not hasattr(model, "classify"):
-        return model.encode_image(images).float()
-    return model.classify(images).float()  # type: ignore[attr-defined]
+def _forward(model: VLModel, batch: Batch) -> torch.Tensor:
+    if batch.modality in model.capabilities or not hasattr(model, "classify"):
+        return encode_signal(model, batch.modality, batch.signal).float()
+    return model.classify(batch.signal).float()  # type: ignore[attr-defined]
 
 
-def stochastic_gate(model: VLModel, images: torch.Tensor, cells: Sequence[str]) -> dict[str, Any]:
-    """Two forward passes on ``images`` must agree (to float tolerance)."""
+def stochastic_gate(model: VLModel, batch: Batch, cells: Sequence[str]) -> dict[str, Any]:
+    """Two forward passes on ``batch``'s signal must agree (to float tolerance)."""
     with torch.no_grad():
-        a, b = _forward(model, images), _forward(model, images)
+        a, b = _forward(model, batch), _forward(model, batch)
     if torch.allclose(a, b, rtol=1e-4, atol=1e-5, equal_nan=True):
         return result("stochastic", "passed", "two forward passes agree", cells)
     gap = (a - b).abs().max().item()
@@ -113,14 +114,17 @@ def stochastic_gate(model: VLModel, images: torch.Tensor, cells: Sequence[str]) 
 def masking_gate(model: VLModel, objective: Objective, dataset: Dataset, seed: int,
                  settings: ChecksSettings, device: torch.device,
                  cells: Sequence[str]) -> dict[str, Any]:
-    """Unbounded Linf PGD (eps 1) on the first samples must leave about chance accuracy."""
+    """Unbounded Linf PGD (eps: the signal's whole range) on the first samples must leave about
+    chance accuracy."""
     n = min(settings.masking_samples, len(dataset))
     batch = Batch.collate([dataset[i] for i in range(n)]).to(device)
     rng = BatchRandom([sample_seed(seed, "gradient-masking", s) for s in batch.sample_ids], device)
     # no random start: a random point of the eps-1 ball is itself a destroyed image, which would
     # hide a zero gradient
-    attack = PGD(PGDParams(eps=1.0, steps=settings.masking_steps, random_start=False))
-    adv = attack(model, batch, objective, rng).images
+    lo, hi = BOUNDS[batch.modality]
+    attack = PGD(PGDParams(modality=batch.modality, eps=hi - lo, steps=settings.masking_steps,
+                           random_start=False))
+    adv = attack(model, batch, objective, rng).signal(batch.modality)
     assert adv is not None
     with torch.no_grad():
         accuracy = objective.evaluate(model, adv, batch).correct.float().mean().item()

@@ -1,11 +1,14 @@
 """A few samples of every cell kept for people to look at: the clean and adversarial image, the
 perturbation amplified, the predictions, and a text attack's clean and adversarial text. Saved
 in ``<run dir>/examples/<cell id>/`` while the cell runs (a bounded number, ``run.examples``) and
-shown by report.html."""
+shown by report.html. For audio the three pictures are log-magnitude spectrograms, and the clean
+and adversarial waveforms and the amplified perturbation are saved beside them as 16-bit WAV
+files to listen to."""
 
 from __future__ import annotations
 
 import json
+import wave as wave_module
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +29,28 @@ def _png(image: torch.Tensor, path: Path) -> None:
     Image.fromarray(pixels.astype(np.uint8)).save(path)
 
 
+def _spectrogram(wave: torch.Tensor) -> torch.Tensor:
+    """A ``[3, F, T]`` picture in [0, 1] of ``wave``'s log-magnitude spectrogram (low frequencies
+    at the bottom), normalized to its own 80 dB range."""
+    import torch
+
+    x = wave.detach().float().cpu()
+    spec = torch.stft(x, n_fft=256, hop_length=64, window=torch.hann_window(256),
+                      return_complex=True).abs()
+    db = 20 * torch.log10(spec.clamp_min(1e-6))
+    db = (db - db.max() + 80).clamp_min(0) / 80
+    return db.flip(0).expand(3, -1, -1)
+
+
+def _wav(wave: torch.Tensor, sample_rate: int, path: Path) -> None:
+    samples = (wave.detach().float().clamp(-1, 1).cpu().numpy() * 32767).round().astype("<i2")
+    with wave_module.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(sample_rate)
+        f.writeframes(samples.tobytes())
+
+
 def _name(names: Sequence[str] | None, index: int | None) -> str | None:
     if index is None:
         return None
@@ -37,7 +62,7 @@ def saved(run_dir: Path, cell_id: str) -> int:
     return len(list((run_dir / FOLDER / cell_id).glob("*.json")))
 
 
-def save(run_dir: Path, cell_id: str, batch: Batch, adv_images: torch.Tensor,
+def save(run_dir: Path, cell_id: str, batch: Batch, adv_signal: torch.Tensor,
          records: Sequence[SampleRecord], class_names: Sequence[str] | None,
          clean_prompts: Sequence[str], count: int) -> None:
     """Save up to ``count`` examples of ``batch`` (after those already saved)."""
@@ -49,12 +74,19 @@ def save(run_dir: Path, cell_id: str, batch: Batch, adv_images: torch.Tensor,
     folder.mkdir(parents=True, exist_ok=True)
     for j in range(take):
         k, r = start + j, records[j]
-        clean, adv = batch.images[j], adv_images[j]
+        clean, adv = batch.signal[j], adv_signal[j]
         delta = (adv.float() - clean.float())
         peak = float(delta.abs().max())
-        _png(clean, folder / f"{k}-clean.png")
-        _png(adv, folder / f"{k}-adv.png")
-        _png(0.5 + delta / (2 * peak) if peak > 0 else delta + 0.5, folder / f"{k}-delta.png")
+        if batch.modality == "audio":
+            assert batch.sample_rate is not None
+            for kind, wave in (("clean", clean), ("adv", adv),
+                               ("delta", delta / peak if peak > 0 else delta)):
+                _wav(wave, batch.sample_rate, folder / f"{k}-{kind}.wav")
+                _png(_spectrogram(wave), folder / f"{k}-{kind}.png")
+        else:
+            _png(clean, folder / f"{k}-clean.png")
+            _png(adv, folder / f"{k}-adv.png")
+            _png(0.5 + delta / (2 * peak) if peak > 0 else delta + 0.5, folder / f"{k}-delta.png")
         entry: dict[str, Any] = {
             "sample_id": r.sample_id, "label": _name(class_names, r.label),
             "clean_pred": _name(class_names, r.clean_pred) if class_names else None,

@@ -76,7 +76,7 @@ class Lifecycle:
         def step(n: int) -> None:
             batch = Batch.collate([sample] * n).to(self.device)
             with attack_mode(model), autocast(self.device, self.settings.precision):
-                x = batch.images.clone().requires_grad_(True)
+                x = batch.signal.clone().requires_grad_(True)
                 loss = objective.loss(model, x, batch).sum()
                 torch.autograd.grad(loss, x)
 

@@ -30,7 +30,7 @@ from .errors import (
 from .plugins import PluginHost, get_host
 from .registry import Component, ComponentRegistry, Kind
 from .spec import ComponentRef, EvalSpec, stable_hash, validate_spec
-from .types import ThreatModel
+from .types import ThreatModel, signal_of
 
 Role = Literal["clean", "white-box", "transfer", "adaptive"]
 
@@ -41,7 +41,7 @@ FLAGS: dict[Kind, tuple[str, ...]] = {
     "attack": ("modality", "objectives", "uses_gradients", "noop", "adaptive"),
     "defense": ("kind", "stochastic", "differentiable"),
     "objective": ("kind",),
-    "dataset": ("objectives",),
+    "dataset": ("objectives", "modality"),
     "suite": ("objective_kind",),
     "metric": ("scope", "objectives", "unit", "higher_is_better"),
 }
@@ -105,6 +105,11 @@ class Task:
     #: which samples ``limit`` keeps (see :func:`mmeval.data.select`)
     sampling: str = "stratified"
 
+    @property
+    def modality(self) -> str:
+        """The signal the task's samples carry (``image`` or ``audio``), as its dataset declares."""
+        return str(self.dataset.flags["modality"])
+
 
 @dataclass(frozen=True)
 class StageInfo:
@@ -146,10 +151,13 @@ class CellInfo:
     suite: str | None = None
     #: the language model a text attack proposes words with (None: no text attack)
     language_model: str | None = None
+    #: the signal the task's samples carry (``image`` or ``audio``)
+    modality: str = "image"
 
     @property
     def eps(self) -> float | None:
-        """The image budget in [0, 1] pixel units; 0 for the clean cell; None without eps."""
+        """The signal budget in its own units ([0, 1] pixels, [-1, 1] amplitude); 0 for the
+        clean cell; None without eps."""
         return 0.0 if self.role == "clean" else self.threat.eps
 
     def to_json(self) -> dict[str, Any]:
@@ -367,9 +375,9 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None, *,
     metrics = resolve_metrics(spec, host)
 
     warnings: list[str] = []
-    _check_compatibility(models, defenses, tasks, attacks, warnings)
     with building(host):  # read inside: a joint attack's declaration reads its stages' too
         declared = {a.path: _declared_facts(a.component.declare(a.params)) for a in attacks}
+    _check_compatibility(models, defenses, tasks, attacks, declared, warnings)
 
     salt = {"seed": spec.run.seed, "precision": spec.run.precision}
     cells: list[Cell] = []
@@ -384,6 +392,8 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None, *,
                              "sampling": task.sampling, **salt}
                 group = "g-" + stable_hash(group_def, 12)
                 for attack in attacks:
+                    if not applies(declared[attack.path].threat, task):
+                        continue
                     cid = "c-" + stable_hash({**group_def, "attack": attack.definition()}, 12)
                     where = f"{model.path} x {task.dataset.path} x {attack.path}"
                     if cid in seen:
@@ -395,6 +405,13 @@ def plan(spec: EvalSpec | dict[str, Any], host: PluginHost | None = None, *,
                     cells.append(Cell(cid, group, model, mi, defense, task, attack, info))
                     _check_language_model(info, task, warnings)
     return Plan(spec, host, tuple(cells), metrics, tuple(warnings))
+
+
+def applies(threat: ThreatModel, task: Task) -> bool:
+    """Whether an attack of ``threat`` has a cell on ``task``: one that perturbs a signal only on
+    the tasks that carry it (an audio PGD skips the image tasks of a spec, and vice versa)."""
+    signal = signal_of(threat.modality)
+    return signal is None or signal == task.modality
 
 
 def check_serves(dataset: Resolved, objective: Resolved) -> None:
@@ -482,7 +499,7 @@ def _describe(group: str, model: Resolved, defense: Resolved | None, task: Task,
         role=role, source=attack.source.label if attack.source else None,
         uses_gradients=flags["uses_gradients"], eot=facts.eot, sweep=sweep,
         attack_key="a-" + stable_hash(crafting, 12), stages=tree, suite=task.suite,
-        language_model=facts.language_model)
+        language_model=facts.language_model, modality=task.modality)
 
 
 def _check_language_model(info: CellInfo, task: Task, warnings: list[str]) -> None:
@@ -509,11 +526,21 @@ def _check_compatibility(
     defenses: list[list[Resolved | None]],
     tasks: list[Task],
     attacks: list[Resolved],
+    declared: dict[str, AttackFacts],
     warnings: list[str],
 ) -> None:
+    for task in tasks:
+        for model in models:
+            caps = model.flags["capabilities"]
+            if task.modality not in caps:
+                raise IncompatibleComponentsError(
+                    f"task '{task.label}' carries {task.modality}, but model '{model.name}' "
+                    f"({model.path}) encodes only {sorted(caps)}; drop the model or the task",
+                    task.dataset.path)
     for attack in attacks:
         supported = attack.flags["objectives"]
-        modality = attack.flags["modality"]
+        modality = declared[attack.path].threat.modality
+        signal = signal_of(modality)
         for task in tasks:
             kind = task.objective.flags["kind"]
             if supported is not None and kind not in supported:
@@ -521,9 +548,15 @@ def _check_compatibility(
                     f"attack '{attack.name}' supports objectives of kind {list(supported)}, but "
                     f"{task.objective.path} '{task.objective.name}' is of kind '{kind}'; "
                     f"drop the attack or the task", attack.path)
+        carried = sorted({t.modality for t in tasks})
+        if signal is not None and signal not in carried:
+            raise IncompatibleComponentsError(
+                f"attack '{attack.name}' perturbs {signal}, but the tasks carry only "
+                f"{' and '.join(carried)}; give the attack modality: {carried[0]!r} (where it "
+                "takes one)", attack.path)
         for model in [*models, *([attack.source] if attack.source else [])]:
             caps = model.flags["capabilities"]
-            needed = {m for m in ("image", "text") if m in modality}
+            needed = {m for m in modality.split("+") if m != "none"}
             if not needed <= set(caps):
                 raise IncompatibleComponentsError(
                     f"attack '{attack.name}' perturbs {modality}, but model '{model.name}' "

@@ -3,7 +3,7 @@ from mmeval classes, though :class:`mmeval.attacks.base.ImageAttack` does the bo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class InputSpec:
+class ImageSpec:
     """What a model's image side expects: the resolution attacks work at, the normalization the
     model applies inside its forward, and the value bounds of its inputs."""
 
@@ -35,19 +35,33 @@ class InputSpec:
     bounds: tuple[float, float] = (0.0, 1.0)
 
 
+@dataclass(frozen=True)
+class AudioSpec:
+    """What a model's audio side expects: mono float waveforms at ``sample_rate`` Hz of
+    ``length`` samples (the model pads or crops others inside its forward), values in
+    ``bounds`` (full scale)."""
+
+    sample_rate: int
+    length: int
+    bounds: tuple[float, float] = (-1.0, 1.0)
+
+
 @runtime_checkable
 class VLModel(Protocol):
-    """A CLIP-like dual encoder. Images are float ``[B, 3, H, W]`` in [0, 1], NOT normalized: the
-    model resizes and normalizes inside its differentiable forward. Embeddings are L2-normalized."""
+    """A CLIP-like model of two or more towers aligned in one space: text and at least one signal
+    (``capabilities`` names them; ``input_specs[m]`` is signal ``m``'s :class:`ImageSpec` or
+    :class:`AudioSpec`). Images are float ``[B, 3, H, W]`` in [0, 1] and audio float ``[B, T]``
+    waveforms in [-1, 1], NOT normalized or featurized: the model resizes, normalizes and computes
+    spectrograms inside its differentiable forward. Embeddings are L2-normalized. A model with
+    ``audio`` in its capabilities has ``encode_audio(waveforms) -> [B, D]``; one with ``image``,
+    ``encode_image``."""
 
-    input_spec: InputSpec
+    input_specs: Mapping[str, ImageSpec | AudioSpec]
     capabilities: frozenset[str]
     training: bool
 
     @property
     def logit_scale(self) -> float: ...
-
-    def encode_image(self, images: torch.Tensor) -> torch.Tensor: ...
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor: ...
 
@@ -63,7 +77,7 @@ class ImageClassifier(Protocol):
     """A plain image classifier over ``class_names`` (no text side), e.g. the classifier branch of
     Multi-Shield. Zero-shot classification scores it by its own logits; images as for VLModel."""
 
-    input_spec: InputSpec
+    input_specs: Mapping[str, ImageSpec | AudioSpec]
     capabilities: frozenset[str]
     class_names: Sequence[str]
     training: bool
@@ -85,10 +99,12 @@ class Dataset(Protocol):
     (each with one ``{}`` or ``{c}`` slot), or class-specific prompts keyed by class name; the
     zero-shot objective uses them with ``templates="dataset"``. ``objectives`` (a class
     attribute) names the objective kinds its samples serve: ``classification`` needs labels and
-    class names, ``retrieval`` captions. Optional cheap accessors (no image loaded):
+    class names, ``retrieval`` captions; ``modality`` (a class attribute) the signal its samples
+    carry, ``image`` or ``audio``. Optional cheap accessors (no image loaded):
     ``sample_id(i)``, ``texts(i)`` and ``label(i)`` (what a stratified ``limit`` reads)."""
 
     objectives: ClassVar[tuple[str, ...]]
+    modality: ClassVar[str]
     class_names: Sequence[str] | None
 
     def __len__(self) -> int: ...
@@ -109,18 +125,20 @@ class Suite(Protocol):
 
 @runtime_checkable
 class Objective(Protocol):
-    """What the attacker wants. ``prepare`` runs once per cell (cache class-prompt embeddings there);
-    ``loss`` is per sample and the attacker maximizes it; ``evaluate`` scores clean/adv inputs."""
+    """What the attacker wants. ``prepare`` runs once per cell (cache class-prompt embeddings
+    there; the dataset's ``modality`` says which tower scores the signal); ``loss`` is per sample
+    and the attacker maximizes it; ``evaluate`` scores clean/adv signals (images or audio, the
+    batch's kind)."""
 
     kind: ClassVar[str]
 
     def prepare(self, model: VLModel, dataset: Dataset) -> None: ...
 
-    def loss(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor: ...
+    def loss(self, model: VLModel, signal: torch.Tensor, batch: Batch) -> torch.Tensor: ...
 
-    def evaluate(self, model: VLModel, images: torch.Tensor, batch: Batch) -> Outcome: ...
+    def evaluate(self, model: VLModel, signal: torch.Tensor, batch: Batch) -> Outcome: ...
 
-    def is_success(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor: ...
+    def is_success(self, model: VLModel, signal: torch.Tensor, batch: Batch) -> torch.Tensor: ...
 
 
 @runtime_checkable
@@ -133,17 +151,17 @@ class PromptObjective(Objective, Protocol):
     prompts: tuple[str, ...]
     text_features: torch.Tensor | None
 
-    def logits(self, model: VLModel, images: torch.Tensor) -> torch.Tensor: ...
+    def logits(self, model: VLModel, signal: torch.Tensor) -> torch.Tensor: ...
 
     def labels(self, model: VLModel, batch: Batch) -> torch.Tensor: ...
 
 
 @runtime_checkable
 class ClassifierObjective(Objective, Protocol):
-    """An objective that can be presented as a classifier: ``logits(model, images) -> [B, C]`` and
+    """An objective that can be presented as a classifier: ``logits(model, signal) -> [B, C]`` and
     ``labels(model, batch) -> [B]``. This is the view that classifier-attack libraries drive."""
 
-    def logits(self, model: VLModel, images: torch.Tensor) -> torch.Tensor: ...
+    def logits(self, model: VLModel, signal: torch.Tensor) -> torch.Tensor: ...
 
     def labels(self, model: VLModel, batch: Batch) -> torch.Tensor: ...
 

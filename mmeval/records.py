@@ -2,16 +2,19 @@
 runner journals for each sample: predictions and verdicts (clean, adversarial in fp32, and the
 attack precision's verdict where it differs), perturbation norms, non-finite flags, transfer
 tags, the attack's per-sample info, changed captions and class prompts, and the objective's
-arrays (embeddings for gallery metrics)."""
+arrays (embeddings for gallery metrics). Audio records also carry the perturbation's
+signal-to-noise ratio, ``snr_db`` (None where the waveform is unchanged)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from .attacks.base import snr_db
 from .types import AttackOutput, Batch, Outcome, SampleRecord
 
 #: the extra key of a sample whose model outputs held NaN or inf (never scored)
@@ -20,12 +23,12 @@ NON_FINITE = "non_finite"
 
 @dataclass(frozen=True)
 class Scored:
-    """One batch scored: the clean and fp32 adversarial outcomes, the adversarial images, the
-    attack's output, and the attack-precision verdicts (None in fp32)."""
+    """One batch scored: the clean and fp32 adversarial outcomes, the adversarial signal (images
+    or audio), the attack's output, and the attack-precision verdicts (None in fp32)."""
 
     clean: Outcome
     adv: Outcome
-    adv_images: torch.Tensor
+    adv_signal: torch.Tensor
     out: AttackOutput
     low: list[bool] | None = None
 
@@ -39,12 +42,16 @@ def make_records(cell_id: str, batch: Batch, scored: Scored, *, precision: str,
     """The records of ``batch`` (``transfer``: (source, target) labels of a transfer cell)."""
     n = len(batch)
     clean, adv, out = scored.clean, scored.adv, scored.out
-    delta = (scored.adv_images - batch.images).flatten(1).float()
+    delta = (scored.adv_signal - batch.signal).flatten(1).float()
     linf, l2 = delta.abs().amax(dim=1).tolist(), delta.norm(dim=1).tolist()
     labels = batch.labels.tolist() if batch.labels is not None else [None] * n
     cp, ap = clean.pred.tolist(), adv.pred.tolist()
     cc, ac = clean.correct.tolist(), adv.correct.tolist()
     extras: list[dict[str, Any]] = [{} for _ in range(n)]
+    if batch.modality == "audio":
+        snr = snr_db(batch.signal.float(), scored.adv_signal.float()).tolist()
+        for e, v in zip(extras, snr, strict=True):
+            e["snr_db"] = v if math.isfinite(v) else None
     if scored.low is not None:  # keep the attack-precision verdict where the fp32 re-check differs
         for i, (lp, fp) in enumerate(zip(scored.low, ac, strict=True)):
             if lp != fp:

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import __version__, checks, examples
-from .attacks.base import check_images
+from .attacks.base import check_signal
 from .attacks.compose import building
 from .data import Subset, select
 from .devices import autocast, resolve_device
@@ -193,9 +193,10 @@ def load_datasets(the_plan: Plan) -> dict[int, Subset]:
 
 
 def check_batch(batch: Batch, class_names: Sequence[str] | None, where: str) -> None:
-    """DataError unless ``batch`` holds [0, 1] images and labels within ``class_names``."""
+    """DataError unless ``batch`` holds a signal within its bounds ([0, 1] images, [-1, 1] audio)
+    and labels within ``class_names``."""
     try:
-        check_images(batch.images)
+        check_signal(batch.modality, batch.signal)
     except DataError as exc:
         raise DataError(f"{where}: {exc}") from None
     if batch.labels is not None and class_names is not None:
@@ -296,8 +297,8 @@ class _Runner:
             try:
                 if gate == "stochastic":
                     n = min(8, len(dataset))
-                    images = Batch.collate([dataset[i] for i in range(n)]).images.to(self.device)
-                    outcome = checks.stochastic_gate(model, images, concerned)
+                    sample = Batch.collate([dataset[i] for i in range(n)]).to(self.device)
+                    outcome = checks.stochastic_gate(model, sample, concerned)
                 else:
                     objective = self.models.objective(key, model, cell.task, dataset)
                     outcome = checks.masking_gate(model, objective, dataset, self.settings.seed,
@@ -364,24 +365,25 @@ class _Runner:
         seeds = [sample_seed(self.settings.seed, crafter.seed_key, s) for s in batch.sample_ids]
         rng = BatchRandom(seeds, self.device)
         with torch.no_grad():
-            clean = objective.evaluate(model, batch.images, batch)
+            clean = objective.evaluate(model, batch.signal, batch)
         with autocast(self.device, precision):
             out = attack(crafter.model, batch, crafter.objective, rng)
-        adv_images = batch.images if out.images is None else out.images
+        adv_signal = out.signal(batch.modality)
+        adv_signal = batch.signal if adv_signal is None else adv_signal
         adv_batch = replace(batch, texts=batch.texts if out.texts is None else out.texts,
                             prompts=out.prompts)
         with torch.no_grad():  # final success is always judged in fp32
-            adv = objective.evaluate(model, adv_images, adv_batch)
+            adv = objective.evaluate(model, adv_signal, adv_batch)
             low = None
             if precision != "fp32":
                 with autocast(self.device, precision):
-                    low = objective.evaluate(model, adv_images, adv_batch).correct.tolist()
+                    low = objective.evaluate(model, adv_signal, adv_batch).correct.tolist()
         transfer = (cell.info.source, cell.info.model) if cell.info.role == "transfer" else None
         clean_prompts = objective.prompts if out.prompts is not None else ()  # type: ignore[attr-defined]
-        records = make_records(cell.id, batch, Scored(clean, adv, adv_images, out, low),
+        records = make_records(cell.id, batch, Scored(clean, adv, adv_signal, out, low),
                                precision=precision, clean_prompts=clean_prompts, transfer=transfer)
         if self.ranks.main and self.settings.examples:
-            examples.save(self.plan.run_dir, cell.id, batch, adv_images, records,
+            examples.save(self.plan.run_dir, cell.id, batch, adv_signal, records,
                           getattr(objective, "class_names", None) or None, clean_prompts,
                           self.settings.examples)
         return records

@@ -41,7 +41,7 @@ def validate(the_plan: Plan) -> None:
                 batch = Batch.collate([first[0]])
                 with torch.no_grad():
                     objective = life.objective(key, built, task, datasets[index])
-                    objective.evaluate(built, batch.images, batch)
+                    objective.evaluate(built, batch.signal, batch)
             life.release()
 
 

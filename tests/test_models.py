@@ -15,7 +15,7 @@ TINY_ARCH = "mmeval-tiny-clip"
 
 def test_open_clip_adapter_passes_the_contract():
     model = OpenCLIPModel(OpenCLIPParams(), variant=TINY_ARCH)
-    assert model.input_spec.image_size == (48, 48)
+    assert model.input_specs["image"].image_size == (48, 48)
     check_model_contract(model)
 
 
@@ -54,7 +54,7 @@ def test_pickled_checkpoint_that_runs_code_is_refused(tmp_path):
 
 def test_attack_resolution_differs_from_model_resolution():
     model = OpenCLIPModel(OpenCLIPParams(image_size=32), variant=TINY_ARCH).eval()
-    assert model.input_spec.image_size == (32, 32)
+    assert model.input_specs["image"].image_size == (32, 32)
     check_model_contract(model)
 
 
@@ -106,7 +106,7 @@ def _tiny_hf_dir(tmp_path, kind: str):
 def test_hf_adapter_passes_the_contract_with_a_random_model(tmp_path, kind):
     path = _tiny_hf_dir(tmp_path, kind)
     model = create_model(f"hf/{kind}", model=str(path))
-    assert model.input_spec.image_size == (32, 32)
+    assert model.input_specs["image"].image_size == (32, 32)
     check_model_contract(model)
     # a different attack resolution is resized inside the forward
     model64 = create_model(f"hf/{kind}", model=str(path), image_size=64)
@@ -165,7 +165,7 @@ def test_models_in_memory_are_wrapped_and_pass_the_contract(tmp_path):
                               tokenizer=AutoTokenizer.from_pretrained(path))
     wrapped = wrap_hf(CLIPModel.from_pretrained(path), processor)
     loaded = create_model("hf/clip", model=str(path))
-    assert wrapped.input_spec.image_size == (32, 32)
+    assert wrapped.input_specs["image"].image_size == (32, 32)
     check_model_contract(wrapped.eval())
     images = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
@@ -174,7 +174,7 @@ def test_models_in_memory_are_wrapped_and_pass_the_contract(tmp_path):
     open_clip = import_open_clip()
     model = open_clip.create_model(TINY_ARCH)
     mine = wrap_open_clip(model, open_clip.get_tokenizer(TINY_ARCH), image_size=32)
-    assert mine.input_spec.image_size == (32, 32) and mine.model is model
+    assert mine.input_specs["image"].image_size == (32, 32) and mine.model is model
     check_model_contract(mine.eval())
     with pytest.raises(ModelLoadError, match="wrap_hf takes a CLIPModel or SiglipModel"):
         wrap_hf(model, processor)

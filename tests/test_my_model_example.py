@@ -35,7 +35,7 @@ def test_model_objects_are_evaluated_and_their_weights_are_their_identity(tmp_pa
 
 def test_an_object_that_is_not_a_model_is_refused(host):
     with pytest.raises(SpecError, match=r"models\['mine'\]: object is not a VLModel: it lacks "
-                                        r"\['input_spec', 'capabilities'"):
+                                        r"\['input_specs', 'capabilities'"):
         register_model("mine", object(), host)
     name = register_model("mine", ToyVLM(), host)
     assert name == "local/mine" and plan(toy_spec(models=[name]), host).cells

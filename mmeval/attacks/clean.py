@@ -13,4 +13,4 @@ class Clean(CleanDeclared, Attack):
 
     def run(self, model: VLModel, batch: Batch, objective: Objective,
             rng: BatchRandomLike) -> AttackOutput:
-        return AttackOutput(images=batch.images)
+        return AttackOutput.of(batch.modality, batch.signal)

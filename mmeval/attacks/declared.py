@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from ..registry import NoParams, Params
-from ..types import Modality, ThreatModel
+from ..types import BOUNDS, Modality, SignalModality, ThreatModel
 
 
 class AttackDeclaration:
@@ -55,8 +55,21 @@ class CleanDeclared(AttackDeclaration):
     noop: ClassVar[bool] = True
 
 
-class PGDParams(Params):
-    eps: float = Field(default=4 / 255, ge=0.0, description="radius in [0, 1] pixel units")
+class SignalParams(Params):
+    """The params of an attack that perturbs a signal with a norm budget: which signal, and
+    optionally an SNR floor (the audio literature's budget)."""
+
+    modality: SignalModality = Field(
+        default="image", description="the signal perturbed: image ([0, 1] pixels) or audio "
+        "([-1, 1] waveforms); the task's dataset must carry it")
+    snr_db: float | None = Field(
+        default=None, description="also keep each sample's signal-to-noise ratio "
+        "20 log10(||x|| / ||delta||) at or above this many dB (audio attacks' usual budget)")
+
+
+class PGDParams(SignalParams):
+    eps: float = Field(default=4 / 255, ge=0.0, description="radius in the signal's units: [0, 1] "
+                       "pixels, or [-1, 1] waveform amplitude")
     norm: Literal["linf", "l2"] = "linf"
     steps: int = Field(default=10, ge=0)
     step_size: float | None = Field(
@@ -71,16 +84,19 @@ class PGDParams(Params):
 
     @model_validator(mode="after")
     def _linf_eps(self) -> PGDParams:
-        if self.norm == "linf" and self.eps > 1.0:
-            raise ValueError(f"a Linf eps above 1 is meaningless for [0, 1] images (got {self.eps}); "
-                             "write eps in pixel units, e.g. 4/255")
+        lo, hi = BOUNDS[self.modality]
+        if self.norm == "linf" and self.eps > hi - lo:
+            raise ValueError(f"a Linf eps above {hi - lo:g} is meaningless for [{lo:g}, {hi:g}] "
+                             f"{self.modality} (got {self.eps}); write eps in the signal's units, "
+                             "e.g. 4/255 for images")
         if self.early_stop and self.momentum:
             raise ValueError("early_stop keeps no per-sample momentum; use one or the other")
         return self
 
 
 class PGDDeclared(AttackDeclaration):
-    """Untargeted PGD on the objective's loss (Madry et al., ICLR 2018): an ``eps`` ball."""
+    """Untargeted PGD on the objective's loss (Madry et al., ICLR 2018): an ``eps`` ball around
+    an image or a waveform (``modality``), optionally also an SNR floor."""
 
     Params = PGDParams
     uses_gradients: ClassVar[bool] = True
@@ -88,4 +104,5 @@ class PGDDeclared(AttackDeclaration):
 
     @property
     def threat_model(self) -> ThreatModel:
-        return ThreatModel("image", self.params.norm, self.params.eps)
+        p = self.params
+        return ThreatModel(p.modality, p.norm, p.eps, snr_db=p.snr_db)

@@ -1,5 +1,7 @@
 """Reference projected gradient descent on the objective's loss (Madry et al., "Towards Deep
-Learning Models Resistant to Adversarial Attacks", ICLR 2018), Linf and L2, in [0, 1] pixel space.
+Learning Models Resistant to Adversarial Attacks", ICLR 2018), Linf and L2, in the signal's own
+space: [0, 1] pixels, or [-1, 1] waveforms (the white-box audio setting of Carlini & Wagner,
+"Audio Adversarial Examples", 2018, with an L-inf budget and optionally an SNR floor).
 
 The L2 random start follows the TeCoA/MMCoA reference: a Gaussian direction scaled to a radius drawn
 uniformly in [0, eps]. Per-sample losses are summed, so each sample's gradient is independent of
@@ -13,38 +15,45 @@ from collections.abc import Callable
 import torch
 
 from ..protocols import BatchRandomLike, Objective, VLModel
-from ..types import AttackOutput, Batch, Norm
-from .base import Attack, project
+from ..types import BOUNDS, AttackOutput, Batch, Norm
+from .base import Attack, per_sample, project
 from .declared import PGDDeclared
 
 
 def random_start(x: torch.Tensor, rng: BatchRandomLike, norm: Norm, eps: float,
-                 one_sided: bool = False, projected: bool = True) -> torch.Tensor:
-    """A random point of the ``norm`` ball around ``x``, projected into [0, 1] unless not
-    ``projected`` (the Co-Attack reference takes its first gradient there). Linf: uniform in
-    [-eps, eps], or in [0, eps] with ``one_sided`` (the Co-Attack reference's start)."""
+                 one_sided: bool = False, projected: bool = True,
+                 bounds: tuple[float, float] = (0.0, 1.0), snr: float | None = None) -> torch.Tensor:
+    """A random point of the ``norm`` ball around ``x``, projected into ``bounds`` (and the
+    ``snr`` floor, dB) unless not ``projected`` (the Co-Attack reference takes its first gradient
+    there). Linf: uniform in [-eps, eps], or in [0, eps] with ``one_sided`` (the Co-Attack
+    reference's start)."""
     shape = tuple(x.shape[1:])
     if norm == "linf":
         u = rng.rand(*shape)
         delta = (u if one_sided else 2 * u - 1) * eps
     else:
         direction = rng.randn(*shape)
-        direction = direction / direction.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
-        delta = direction * eps * rng.rand(1).view(-1, 1, 1, 1)
-    return project(x, x + delta.to(x), norm, eps) if projected else x + delta.to(x)
+        direction = direction / per_sample(direction.flatten(1).norm(dim=1).clamp_min(1e-12),
+                                           direction)
+        delta = direction * eps * per_sample(rng.rand(1), direction)
+    if not projected:
+        return x + delta.to(x)
+    return project(x, x + delta.to(x), norm, eps, bounds, snr)
 
 
 def _unit(v: torch.Tensor, norm: Norm) -> torch.Tensor:
     if norm == "linf":
         return v.sign()
-    return v / v.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (v.dim() - 1)))
+    return v / per_sample(v.flatten(1).norm(dim=1).clamp_min(1e-12), v)
 
 
 def pgd_loop(x: torch.Tensor, start: torch.Tensor, loss: Callable[[torch.Tensor], torch.Tensor],
              norm: Norm, eps: float, steps: int, step_size: float,
-             momentum: float = 0.0) -> torch.Tensor:
+             momentum: float = 0.0, bounds: tuple[float, float] = (0.0, 1.0),
+             snr: float | None = None) -> torch.Tensor:
     """``steps`` ascent steps on ``loss(adv) -> [B]`` (summed, so samples stay independent) from
-    ``start``, each projected onto the ``norm`` ball around ``x`` and [0, 1]; the last iterate.
+    ``start``, each projected onto the ``norm`` ball around ``x``, ``bounds`` and, with ``snr``,
+    the L2 ball that keeps that signal-to-noise ratio (dB); the last iterate.
     Gradients are taken w.r.t. the input only. With ``momentum`` the step direction is the
     normalized ``momentum * previous + normalized gradient`` (FARE's inner attack, Schlarmann et
     al., ICML 2024); as there, the stored velocity is normalized. Under Linf that leaves a step
@@ -62,7 +71,7 @@ def pgd_loop(x: torch.Tensor, start: torch.Tensor, loss: Callable[[torch.Tensor]
         if momentum:
             velocity = direction = _unit(momentum * velocity + direction, norm)
         with torch.no_grad():
-            adv = project(x, adv + (step_size * direction).to(adv), norm, eps)
+            adv = project(x, adv + (step_size * direction).to(adv), norm, eps, bounds, snr)
     return adv.detach()
 
 
@@ -72,22 +81,25 @@ class PGD(PGDDeclared, Attack):
 
     def loss(self, model: VLModel, batch: Batch,
              objective: Objective) -> Callable[[torch.Tensor], torch.Tensor]:
-        """``images -> [B]`` losses the ascent maximizes: the objective's, by default."""
-        return lambda images: objective.loss(model, images, batch)
+        """``signal -> [B]`` losses the ascent maximizes: the objective's, by default."""
+        return lambda signal: objective.loss(model, signal, batch)
 
     def run(self, model: VLModel, batch: Batch, objective: Objective,
             rng: BatchRandomLike) -> AttackOutput:
         p = self.params
-        x = batch.images
+        x = batch.signal
         if p.eps == 0:
-            return AttackOutput(images=x.clone())
+            return AttackOutput.of(p.modality, x.clone())
         alpha = p.step_size if p.step_size is not None else 2.5 * p.eps / max(p.steps, 1)
-        start = random_start(x, rng, p.norm, p.eps) if p.random_start else x.clone()
+        bounds = BOUNDS[p.modality]
+        start = (random_start(x, rng, p.norm, p.eps, bounds=bounds, snr=p.snr_db)
+                 if p.random_start else x.clone())
         if p.early_stop:
-            return AttackOutput(images=self._early_stopping(model, batch, objective, start, alpha))
+            return AttackOutput.of(p.modality,
+                                   self._early_stopping(model, batch, objective, start, alpha))
         adv = pgd_loop(x, start, self.loss(model, batch, objective), p.norm, p.eps, p.steps, alpha,
-                       p.momentum)
-        return AttackOutput(images=adv)
+                       p.momentum, bounds, p.snr_db)
+        return AttackOutput.of(p.modality, adv)
 
     def _early_stopping(self, model: VLModel, batch: Batch, objective: Objective,
                         start: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -103,6 +115,7 @@ class PGD(PGDDeclared, Attack):
             if fooled.all():
                 break
             active, sub = active[~fooled], sub.subset(torch.nonzero(~fooled).flatten())
-            adv[active] = pgd_loop(sub.images, adv[active], self.loss(model, sub, objective),
-                                   p.norm, p.eps, 1, alpha)
+            adv[active] = pgd_loop(sub.signal, adv[active], self.loss(model, sub, objective),
+                                   p.norm, p.eps, 1, alpha, bounds=BOUNDS[p.modality],
+                                   snr=p.snr_db)
         return adv

@@ -16,11 +16,12 @@ Sampling = Literal["stratified", "first"]
 
 class Subset:
     """The samples at ``indices`` of ``dataset`` (what a task's ``limit`` selects); passes through
-    ``class_names``, ``templates`` and the cheap accessors (``sample_id``, ``texts``, ``label``)
-    when the dataset has them."""
+    ``modality``, ``class_names``, ``templates`` and the cheap accessors (``sample_id``,
+    ``texts``, ``label``) when the dataset has them."""
 
     def __init__(self, dataset: Dataset, indices: Sequence[int]) -> None:
         self.dataset, self.indices = dataset, list(indices)
+        self.modality = dataset.modality
         self.class_names: Sequence[str] | None = getattr(dataset, "class_names", None)
         self.templates: Sequence[str] | None = getattr(dataset, "templates", None)
 

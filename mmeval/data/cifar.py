@@ -45,6 +45,7 @@ class CifarParams(Params):
 class _Cifar:
     Params = CifarParams
     objectives: ClassVar[tuple[str, ...]] = ("classification",)
+    modality: ClassVar[str] = "image"
     folder: ClassVar[str]
     files: ClassVar[dict[str, tuple[str, ...]]]
     meta: ClassVar[tuple[str, str]]  # (file, key of the class names)

@@ -24,6 +24,7 @@ class ImageFolder:
 
     Params = ImageFolderParams
     objectives: ClassVar[tuple[str, ...]] = ("classification",)
+    modality: ClassVar[str] = "image"
 
     @classmethod
     def preflight(cls, params: ImageFolderParams) -> None:

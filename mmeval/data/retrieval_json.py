@@ -43,6 +43,7 @@ class RetrievalJson:
 
     Params = RetrievalJsonParams
     objectives: ClassVar[tuple[str, ...]] = ("retrieval",)
+    modality: ClassVar[str] = "image"
     class_names = None
 
     @classmethod

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MissingDependencyError, ModelLoadError
-from ..protocols import InputSpec
+from ..protocols import ImageSpec
 from .declared import HFDeclared, HFParams
 from .trainable import Trainable
 
@@ -87,7 +87,7 @@ class HFDualEncoder(HFDeclared, Trainable, nn.Module):
         self.model_size = (int(size), int(size))
         p = self.params
         attack = (p.image_size, p.image_size) if p.image_size else self.model_size
-        self.input_spec = InputSpec(attack, mean, std)
+        self.input_specs = {"image": ImageSpec(attack, mean, std)}
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.max_length = getattr(self.model.config.text_config, "max_position_embeddings", 77)

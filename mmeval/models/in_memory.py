@@ -17,15 +17,16 @@ import torch
 from pydantic import BaseModel, Field, create_model
 
 from ..errors import SpecError
+from ..objectives.signals import ENCODERS
 from ..plugins import PluginHost, get_host
 from ..protocols import ImageClassifier, VLModel
 from ..registry import Component, Params
 from .hf_clip import HFDualEncoder
 from .open_clip import OpenCLIPModel
 
-#: what the VLModel protocol asks of a model object
-REQUIRED = ("input_spec", "capabilities", "logit_scale", "encode_image", "encode_text", "eval",
-            "train", "parameters")
+#: what the VLModel protocol asks of a model object (and an encoder per signal it declares)
+REQUIRED = ("input_specs", "capabilities", "logit_scale", "encode_text", "eval", "train",
+            "parameters")
 
 
 def wrap_open_clip(model: torch.nn.Module, tokenizer: Any, *, image_size: int | None = None,
@@ -71,8 +72,9 @@ def register_model(label: str, obj: Any, host: PluginHost | None = None) -> str:
     label) and return the name; SpecError if it does not meet the VLModel protocol."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", label):
         raise SpecError("a model label is letters, digits, '_', '.' or '-'", f"models['{label}']")
-    if not isinstance(obj, (VLModel, ImageClassifier)):
-        missing = [a for a in REQUIRED if not hasattr(obj, a)]
+    encoders = [ENCODERS[m] for m in getattr(obj, "capabilities", ()) if m in ENCODERS]
+    if not isinstance(obj, (VLModel, ImageClassifier)) or not all(hasattr(obj, e) for e in encoders):
+        missing = [a for a in (*REQUIRED, *encoders) if not hasattr(obj, a)]
         raise SpecError(f"{type(obj).__name__} is not a VLModel: it lacks {missing}; see "
                         "docs/writing-plugins.md (the VLModel protocol) or wrap it with "
                         "mmeval.wrap_open_clip / mmeval.wrap_hf", f"models['{label}']")

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MissingDependencyError, ModelLoadError
-from ..protocols import InputSpec
+from ..protocols import ImageSpec
 from .declared import CONFIG_DIR, OpenCLIPDeclared, OpenCLIPParams, is_path
 from .trainable import Trainable
 
@@ -149,7 +149,7 @@ class OpenCLIPModel(OpenCLIPDeclared, Trainable, nn.Module):
         self.model_size = (size, size) if isinstance(size, int) else tuple(size)
         attack_size = (p.image_size, p.image_size) if p.image_size else self.model_size
         self.interpolation = p.interpolation or cfg.get("interpolation", "bicubic")
-        self.input_spec = InputSpec(attack_size, tuple(cfg["mean"]), tuple(cfg["std"]))
+        self.input_specs = {"image": ImageSpec(attack_size, tuple(cfg["mean"]), tuple(cfg["std"]))}
         self.register_buffer("mean", torch.tensor(cfg["mean"]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(cfg["std"]).view(1, 3, 1, 1), persistent=False)
 

@@ -12,12 +12,13 @@ import torch.nn.functional as F
 
 from ..protocols import Dataset, VLModel
 from ..types import Batch, Outcome
+from .signals import encode_signal
 
 
 def text_owners(batch: Batch) -> torch.Tensor:
     """``[T]`` index of the sample each of the batch's texts (flattened in order) belongs to."""
     return torch.tensor([i for i, texts in enumerate(batch.texts) for _ in texts],
-                        device=batch.images.device)
+                        device=batch.signal.device)
 
 
 def image_to_text_loss(logits: torch.Tensor, owner: torch.Tensor) -> torch.Tensor:
@@ -39,9 +40,10 @@ def contrastive_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, scale: tor
 
 
 class InBatchMatching:
-    """Image-text matching within a batch (kind ``retrieval``: text attacks perturb the batch's
-    captions). The image attacker maximizes each image's image->text contrastive loss against
-    every text of the batch; a sample is correct when its best-matching text is one of its own."""
+    """Image-text (or audio-text: the batch's signal) matching within a batch (kind ``retrieval``:
+    text attacks perturb the batch's captions). The signal attacker maximizes each sample's
+    signal->text contrastive loss against every text of the batch; a sample is correct when its
+    best-matching text is one of its own."""
 
     kind: ClassVar[str] = "retrieval"
 
@@ -59,16 +61,16 @@ class InBatchMatching:
             self._texts = (batch, model, emb)
         return self._texts[2]
 
-    def _logits(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def _logits(self, model: VLModel, signal: torch.Tensor, batch: Batch) -> torch.Tensor:
         text_emb = self._text_embeddings(model, batch)
-        return model.logit_scale * model.encode_image(images).float() @ text_emb.T
+        return model.logit_scale * encode_signal(model, batch.modality, signal).float() @ text_emb.T
 
-    def loss(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
-        return image_to_text_loss(self._logits(model, images, batch), text_owners(batch))
+    def loss(self, model: VLModel, signal: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return image_to_text_loss(self._logits(model, signal, batch), text_owners(batch))
 
-    def evaluate(self, model: VLModel, images: torch.Tensor, batch: Batch) -> Outcome:
-        pred = self._logits(model, images, batch).argmax(dim=1)
+    def evaluate(self, model: VLModel, signal: torch.Tensor, batch: Batch) -> Outcome:
+        pred = self._logits(model, signal, batch).argmax(dim=1)
         return Outcome(pred, text_owners(batch)[pred] == torch.arange(len(batch), device=pred.device))
 
-    def is_success(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
-        return ~self.evaluate(model, images, batch).correct
+    def is_success(self, model: VLModel, signal: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return ~self.evaluate(model, signal, batch).correct

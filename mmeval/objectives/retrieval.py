@@ -1,10 +1,13 @@
-"""Image-text retrieval over a gallery (ALBEF-style evaluation used by Co-Attack and SGA).
+"""Image-text (or audio-text) retrieval over a gallery (ALBEF-style evaluation used by Co-Attack
+and SGA).
 
 The gallery is every caption of every sample in the task. Image->text: an image is correct at K if
 its best-ranked ground-truth caption is within the top K. The attacker maximizes
 ``-log P(ground-truth captions | image)`` under the softmax over the whole gallery, i.e. image->text
-retrieval presented as classification over the gallery captions. Records keep each sample's image
-and caption embeddings, so TR@K and IR@K over the full gallery are computed from the journal.
+retrieval presented as classification over the gallery captions. Records keep each sample's
+signal and caption embeddings (under ``image`` and ``text``; for audio too, as the retrieval
+metrics read them), so TR@K and IR@K over the full gallery are computed from the journal. An audio
+dataset's waveforms take the images' place, encoded by the model's audio tower.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from ..protocols import Dataset, VLModel
 from ..registry import NoParams
 from ..types import Batch, Outcome
 from .declared import RetrievalDeclared
+from .signals import encode_signal
 from .texts import encode_texts
 
 
@@ -29,8 +33,10 @@ class Retrieval(RetrievalDeclared):
         self.captions: tuple[str, ...] = ()
         self.spans: list[tuple[int, int]] = []  # caption range of each gallery sample
         self.text_features: torch.Tensor | None = None
+        self.modality = "image"
 
     def prepare(self, model: VLModel, dataset: Dataset) -> None:
+        self.modality = dataset.modality
         texts_of = getattr(dataset, "texts", None) or (lambda i: dataset[i].texts)
         sample_id = getattr(dataset, "sample_id", None) or (lambda i: dataset[i].sample_id)
         captions: list[str] = []
@@ -52,36 +58,36 @@ class Retrieval(RetrievalDeclared):
         except KeyError as exc:
             raise DataError(f"sample {exc} is not in the retrieval gallery") from None
 
-    def _logits(self, model: VLModel, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _logits(self, model: VLModel, signal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.text_features is None:
             raise RuntimeError("Retrieval.prepare() must run before use")
-        feats = model.encode_image(images).float()
+        feats = encode_signal(model, self.modality, signal).float()
         return feats, model.logit_scale * feats @ self.text_features.to(feats.device).T
 
-    def logits(self, model: VLModel, images: torch.Tensor) -> torch.Tensor:
+    def logits(self, model: VLModel, signal: torch.Tensor) -> torch.Tensor:
         """``[B, T]`` logits over every gallery caption: image->text retrieval as classification."""
-        return self._logits(model, images)[1]
+        return self._logits(model, signal)[1]
 
     def labels(self, model: VLModel, batch: Batch) -> torch.Tensor:
         """``[B]`` the classification label of each image: its best-scoring ground-truth caption
         on the clean image (a single-label view of the multi-positive retrieval target)."""
         with torch.no_grad():
-            logits = self.logits(model, batch.images)
+            logits = self.logits(model, batch.signal)
         rows = self._rows(batch, logits.device)
         gt = self.owner.to(logits.device)[None, :] == rows[:, None]
         return logits.masked_fill(~gt, float("-inf")).argmax(dim=1)
 
-    def loss(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
-        _, logits = self._logits(model, images)
-        rows = self._rows(batch, images.device)
-        gt = self.owner.to(images.device)[None, :] == rows[:, None]
+    def loss(self, model: VLModel, signal: torch.Tensor, batch: Batch) -> torch.Tensor:
+        _, logits = self._logits(model, signal)
+        rows = self._rows(batch, signal.device)
+        gt = self.owner.to(signal.device)[None, :] == rows[:, None]
         positive = logits.masked_fill(~gt, float("-inf")).logsumexp(dim=1)
         return logits.logsumexp(dim=1) - positive
 
-    def evaluate(self, model: VLModel, images: torch.Tensor, batch: Batch) -> Outcome:
-        feats, logits = self._logits(model, images)
-        rows = self._rows(batch, images.device)
-        owner = self.owner.to(images.device)
+    def evaluate(self, model: VLModel, signal: torch.Tensor, batch: Batch) -> Outcome:
+        feats, logits = self._logits(model, signal)
+        rows = self._rows(batch, signal.device)
+        owner = self.owner.to(signal.device)
         pred = owner[logits.argmax(dim=1)]
         spans = [self.spans[r] for r in rows.tolist()]
         texts = [self.text_features[a:b] for a, b in spans]
@@ -92,5 +98,5 @@ class Retrieval(RetrievalDeclared):
         finite = torch.isfinite(logits).all(dim=1) & torch.isfinite(feats).all(dim=1)
         return Outcome(pred, pred == rows, arrays, finite=finite)
 
-    def is_success(self, model: VLModel, images: torch.Tensor, batch: Batch) -> torch.Tensor:
-        return ~self.evaluate(model, images, batch).correct
+    def is_success(self, model: VLModel, signal: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return ~self.evaluate(model, signal, batch).correct

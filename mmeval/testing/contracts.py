@@ -11,35 +11,53 @@ from ..protocols import VLModel
 
 
 def check_model_contract(model: VLModel, *, batch: int = 3, atol: float = 1e-4) -> None:
-    """Assert the VLModel contract: [0, 1] images at ``input_spec.image_size`` in, L2-normalized
-    ``[B, D]`` embeddings out, gradients w.r.t. the input, no input mutation, batch-size
-    independence, deterministic in eval mode, texts -> ``[T, D]`` unit vectors, logit_scale > 0."""
+    """Assert the VLModel contract for every signal the model declares (image: [0, 1] pixels at
+    ``input_specs["image"].image_size``; audio: [-1, 1] waveforms of ``input_specs["audio"]``):
+    L2-normalized ``[B, D]`` embeddings out, gradients w.r.t. the input, no input mutation,
+    batch-size independence, deterministic in eval mode; texts -> ``[T, D]`` unit vectors,
+    logit_scale > 0."""
     model.eval()
-    h, w = model.input_spec.image_size
-    assert model.input_spec.bounds == (0.0, 1.0), "inputs must be raw [0, 1] pixels"
-    assert {"image", "text"} <= set(model.capabilities), model.capabilities
-    g = torch.Generator().manual_seed(0)
-    device = next(iter(model.parameters())).device
-    images = torch.rand(batch, 3, h, w, generator=g).to(device)
-    before = images.clone()
-    x = images.clone().requires_grad_(True)
-    emb = model.encode_image(x)
-    assert emb.dim() == 2 and emb.shape[0] == batch, tuple(emb.shape)
-    assert torch.allclose(emb.norm(dim=-1), torch.ones(batch, device=device), atol=1e-3)
-    (grad,) = torch.autograd.grad(emb[:, 0].sum(), x)
-    assert grad.abs().sum() > 0, "no gradient reaches the input pixels"
-    assert torch.equal(images, before), "encode_image mutated its input"
-    with torch.no_grad():
-        again = model.encode_image(images)
-        single = torch.cat([model.encode_image(images[i:i + 1]) for i in range(batch)])
-    assert torch.allclose(emb.detach(), again, atol=atol), "not deterministic in eval mode"
-    assert torch.allclose(single, again, atol=atol), "embedding depends on the batch"
+    signals = [m for m in ("image", "audio") if m in model.capabilities]
+    assert signals and "text" in model.capabilities, model.capabilities
+    dims = {_check_signal_tower(model, m, batch, atol) for m in signals}
+    assert len(dims) == 1, f"the towers embed into different dimensions {sorted(dims)}"
     texts = ["a photo of a red circle", "a blue square", "x"]
     with torch.no_grad():
         t = model.encode_text(texts)
-    assert t.shape == (len(texts), emb.shape[1]), tuple(t.shape)
+    assert t.shape == (len(texts), dims.pop()), tuple(t.shape)
     assert torch.allclose(t.norm(dim=-1), torch.ones(len(texts), device=t.device), atol=1e-3)
     assert model.logit_scale > 0
+
+
+def _check_signal_tower(model: VLModel, modality: str, batch: int, atol: float) -> int:
+    """Check ``model``'s ``modality`` tower; return its embedding dimension."""
+    from ..objectives.signals import encode_signal
+    from ..types import BOUNDS
+
+    spec = model.input_specs[modality]
+    lo, hi = BOUNDS[modality]
+    assert spec.bounds == (lo, hi), f"{modality} inputs must be raw values in [{lo}, {hi}]"
+    g = torch.Generator().manual_seed(0)
+    device = next(iter(model.parameters())).device
+    shape = ((batch, 3, *spec.image_size) if modality == "image"  # type: ignore[union-attr]
+             else (batch, spec.length))  # type: ignore[union-attr]
+    signal = (lo + (hi - lo) * torch.rand(*shape, generator=g)).to(device)
+    if modality == "audio":
+        signal = signal * 0.3  # a plausible loudness
+    before = signal.clone()
+    x = signal.clone().requires_grad_(True)
+    emb = encode_signal(model, modality, x)
+    assert emb.dim() == 2 and emb.shape[0] == batch, tuple(emb.shape)
+    assert torch.allclose(emb.norm(dim=-1), torch.ones(batch, device=device), atol=1e-3)
+    (grad,) = torch.autograd.grad(emb[:, 0].sum(), x)
+    assert grad.abs().sum() > 0, f"no gradient reaches the input {modality}"
+    assert torch.equal(signal, before), f"encoding {modality} mutated its input"
+    with torch.no_grad():
+        again = encode_signal(model, modality, signal)
+        single = torch.cat([encode_signal(model, modality, signal[i:i + 1]) for i in range(batch)])
+    assert torch.allclose(emb.detach(), again, atol=atol), "not deterministic in eval mode"
+    assert torch.allclose(single, again, atol=atol), "embedding depends on the batch"
+    return int(emb.shape[1])
 
 
 class _OnHost:
@@ -90,10 +108,12 @@ class ModelContract(_OnHost):
 class AttackContract(_OnHost):
     """Subclass as ``class TestMine(AttackContract): attack = "my/attack"`` (``params``, and the
     victim: ``model`` / ``model_params`` / ``dataset`` / ``dataset_params`` / ``objective``, the toy
-    world by default). Checks: [0, 1] bounds and the declared threat model (eps-ball, word budget)
-    for batch size 1 and N, no mutation of the batch, determinism under a seed, the model's
-    training mode and parameter flags restored, that the attack lowers the victim's accuracy at
-    its declared budget (unless it declares itself a no-op), unknown params rejected."""
+    world by default; an audio attack names an audio victim, e.g. ``zoo/tiny-clap-shapes`` on
+    ``sounds``). Checks: the signal's bounds ([0, 1] images, [-1, 1] audio) and the declared threat
+    model (eps-ball, SNR floor, word budget) for batch size 1 and N, no mutation of the batch,
+    determinism under a seed, the model's training mode and parameter flags restored, that the
+    attack lowers the victim's accuracy at its declared budget (unless it declares itself a
+    no-op), unknown params rejected."""
 
     attack: ClassVar[str]
     params: ClassVar[dict[str, Any]] = {}
@@ -122,18 +142,26 @@ class AttackContract(_OnHost):
 
     @staticmethod
     def check_output(attack: Any, batch: Any, out: Any) -> None:
-        from ..attacks.base import _words_changed
+        from ..attacks.base import _words_changed, snr_db
+        from ..types import BOUNDS, signal_of
 
         tm = attack.threat_model
-        adv = batch.images if out.images is None else out.images
-        assert adv.shape == batch.images.shape
-        assert adv.min() >= 0.0 and adv.max() <= 1.0, "images leave [0, 1]"
-        delta = (adv - batch.images).flatten(1)
-        if "image" not in tm.modality:
-            assert delta.abs().max() == 0, "a non-image attack changed images"
-        elif tm.norm is not None and tm.eps is not None:
-            size = delta.abs().amax(1) if tm.norm == "linf" else delta.norm(dim=1)
-            assert (size <= tm.eps * (1 + 1e-5) + 1e-5).all(), f"outside the {tm.norm} ball"
+        modality, clean = batch.modality, batch.signal
+        adv = out.signal(modality)
+        adv = clean if adv is None else adv
+        assert adv.shape == clean.shape
+        lo, hi = BOUNDS[modality]
+        assert adv.min() >= lo and adv.max() <= hi, f"{modality} leaves [{lo}, {hi}]"
+        delta = (adv - clean).flatten(1)
+        if signal_of(tm.modality) != modality:
+            assert delta.abs().max() == 0, f"a {tm.modality} attack changed the {modality}"
+        else:
+            if tm.norm is not None and tm.eps is not None:
+                size = delta.abs().amax(1) if tm.norm == "linf" else delta.norm(dim=1)
+                assert (size <= tm.eps * (1 + 1e-5) + 1e-5).all(), f"outside the {tm.norm} ball"
+            if tm.snr_db is not None:
+                snr = snr_db(clean, adv)
+                assert (snr >= tm.snr_db - 1e-3).all(), f"SNR {snr.min():.4g} dB below budget"
         if out.texts is not None and tm.max_words is not None:
             for clean, new in zip(batch.texts, out.texts, strict=True):
                 for a, b in zip(clean, new, strict=True):
@@ -146,11 +174,12 @@ class AttackContract(_OnHost):
 
     def test_batch_not_mutated_and_deterministic_under_a_seed(self) -> None:
         model, objective, attack, batch = self.setup()
-        before = batch.images.clone()
+        before = batch.signal.clone()
         first = self.run(attack, model, batch, objective)
-        assert torch.equal(batch.images, before), "the attack mutated the batch"
+        assert torch.equal(batch.signal, before), "the attack mutated the batch"
         second = self.run(attack, model, batch, objective)
-        for a, b in ((first.images, second.images), (first.texts, second.texts),
+        for a, b in ((first.images, second.images), (first.audio, second.audio),
+                     (first.texts, second.texts),
                      (first.prompts, second.prompts)):
             if isinstance(a, torch.Tensor):
                 assert torch.equal(a, b), "not deterministic under a fixed seed"
@@ -173,9 +202,10 @@ class AttackContract(_OnHost):
         adv = replace(batch, texts=batch.texts if out.texts is None else out.texts,
                       prompts=out.prompts)
         with torch.no_grad():
-            clean = int(objective.evaluate(model, batch.images, batch).correct.sum())
-            images = batch.images if out.images is None else out.images
-            attacked = int(objective.evaluate(model, images, adv).correct.sum())
+            clean = int(objective.evaluate(model, batch.signal, batch).correct.sum())
+            signal = out.signal(batch.modality)
+            signal = batch.signal if signal is None else signal
+            attacked = int(objective.evaluate(model, signal, adv).correct.sum())
         if type(attack).noop:
             assert attacked == clean, "a no-op attack changed the outcome"
         else:
@@ -241,8 +271,8 @@ class DefenseContract(_OnHost):
         objective.prepare(model, data)
         batch = Batch.collate([data[i] for i in range(len(data))])
         with torch.no_grad():
-            a = objective.evaluate(model, batch.images, batch)
-            b = objective.evaluate(model, batch.images, batch)
+            a = objective.evaluate(model, batch.signal, batch)
+            b = objective.evaluate(model, batch.signal, batch)
         assert torch.equal(a.pred, b.pred)
 
     def test_unknown_params_rejected(self) -> None:
@@ -250,8 +280,4 @@ class DefenseContract(_OnHost):
 
 
 def _head(batch: Any, n: int) -> Any:
-    from ..types import Batch
-
-    return Batch(batch.sample_ids[:n], batch.images[:n],
-                 None if batch.labels is None else batch.labels[:n], batch.texts[:n],
-                 None if batch.prompts is None else batch.prompts[:n])
+    return batch.subset(torch.arange(n))

@@ -45,3 +45,4 @@ class ToyDatasetDeclared:
 
     Params = ToyDatasetParams
     objectives: ClassVar[tuple[str, ...]] = ("classification", "retrieval")
+    modality: ClassVar[str] = "image"

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models.trainable import Trainable
-from ..protocols import InputSpec
+from ..protocols import ImageSpec
 from ..types import Sample
 from .declared import (
     CLASS_NAMES,
@@ -53,9 +53,9 @@ class ToyVLM(ToyVLMDeclared, Trainable, nn.Module):
         p = params or ToyVLMParams()
         self.params = p
         s = p.image_size
-        self.input_spec = InputSpec((s, s), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
-        self.register_buffer("mean", torch.tensor(self.input_spec.mean).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(self.input_spec.std).view(1, 3, 1, 1))
+        self.input_specs = {"image": ImageSpec((s, s), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))}
+        self.register_buffer("mean", torch.tensor(self.input_specs["image"].mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(self.input_specs["image"].std).view(1, 3, 1, 1))
         g = torch.Generator().manual_seed(p.seed + 1)
         self.image_tower = nn.Sequential(
             nn.Flatten(), nn.Linear(3 * s * s, 128), nn.Tanh(), nn.Dropout(0.1),
@@ -95,7 +95,7 @@ class ToyVLM(ToyVLMDeclared, Trainable, nn.Module):
         return float(self.logit_scale_log.detach().exp())
 
     def encode_image(self, images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
-        s = self.input_spec.image_size
+        s = self.input_specs["image"].image_size
         if tuple(images.shape[-2:]) != s:
             images = F.interpolate(images, size=s, mode="bilinear", align_corners=False)
         feats = self.image_tower(self._normalize(images))

@@ -63,6 +63,11 @@ ENTRIES = {
         "tiny-mlm-shapes", "BERT masked LM + WordPiece tokenizer on shapes captions",
         "mmeval.zoo.tiny_mlm:build", "mmeval.zoo.tiny_mlm:load",
         ("zoo/tiny_mlm.py", "data/shapes.py"), "shapes"),
+    "tiny-clap-shapes": ZooEntry(
+        "tiny-clap-shapes", "audio-text model (log-mel CNN + text transformer) on sounds",
+        "mmeval.zoo.tiny_clap:build", "mmeval.zoo.tiny_clap:load",
+        ("zoo/tiny_clap.py", "zoo/configs/mmeval-tiny-clap.json", "models/audio.py",
+         "data/sounds.py", "data/shapes.py"), "shapes"),
     "tiny-classifier-shapes": ZooEntry(
         "tiny-classifier-shapes", "CNN image classifier of the 10 shapes (Multi-Shield's classifier)",
         "mmeval.zoo.tiny_classifier:build", "mmeval.zoo.tiny_classifier:load",
@@ -191,7 +196,8 @@ def ensure(name: str, seed: int = 0, progress: bool = True) -> Path:
 
 
 def load(name: str, seed: int = 0) -> Any:
-    """Zoo model ``name`` loaded (trained first if needed): ``tiny-clip-shapes`` as a VLModel,
+    """Zoo model ``name`` loaded (trained first if needed): ``tiny-clip-shapes`` and
+    ``tiny-clap-shapes`` as VLModels,
     ``tiny-classifier-shapes`` as an ImageClassifier, ``tiny-mlm-shapes`` as (masked LM,
     tokenizer)."""
     return _function(_entry(name).loader)(seed)

@@ -1,5 +1,5 @@
 """What the zoo's models declare, readable without torch: their params and capabilities (the
-models in ``tiny_clip`` and ``tiny_classifier`` subclass these declarations)."""
+models in ``tiny_clip``, ``tiny_clap`` and ``tiny_classifier`` subclass these declarations)."""
 
 from __future__ import annotations
 
@@ -41,3 +41,20 @@ class TinyClassifierDeclared:
     def inputs(params: TinyClassifierParams) -> dict[str, str]:
         """The recipe the weights come from: part of every cell id."""
         return {"zoo": recipe("tiny-classifier-shapes")["hash"]}
+
+
+class TinyCLAPParams(Params):
+    seed: int = Field(default=0, ge=0, description="training seed (different seeds: different models)")
+
+
+class TinyCLAPDeclared:
+    """Tiny audio-text model (CLAP-style) trained offline on the sounds world (seed 0 ships with
+    the package)."""
+
+    Params = TinyCLAPParams
+    capabilities = frozenset({"audio", "text"})
+
+    @staticmethod
+    def inputs(params: TinyCLAPParams) -> dict[str, str]:
+        """The recipe the weights come from: part of every cell id."""
+        return {"zoo": recipe("tiny-clap-shapes")["hash"]}

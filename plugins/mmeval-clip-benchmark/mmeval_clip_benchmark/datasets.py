@@ -220,6 +220,8 @@ class Classification(CLIPBenchmarkDataset):
 
     objectives: ClassVar[tuple[str, ...]] = ("classification",)
 
+    modality: ClassVar[str] = "image"
+
     def __init__(self, params: ClassificationParams) -> None:
         super().__init__(params)
         self.class_names: tuple[str, ...] = tuple(self.source.classes)
@@ -248,6 +250,7 @@ class Retrieval(CLIPBenchmarkDataset):
 
     Params: ClassVar[type[ClassificationParams]] = RetrievalParams
     objectives: ClassVar[tuple[str, ...]] = ("retrieval",)
+    modality: ClassVar[str] = "image"
     class_names = None
 
     def sample_id(self, index: int) -> str:

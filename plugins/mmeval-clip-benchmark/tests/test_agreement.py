@@ -23,7 +23,7 @@ def reference():
     model = mmeval.load_zoo("tiny-clip-shapes").eval()
     clip = model.model
     preprocess = image_transform_v2(PreprocessCfg(**clip.visual.preprocess_cfg), is_train=False)
-    return clip, model.tokenizer, preprocess, model.input_spec.image_size[0]
+    return clip, model.tokenizer, preprocess, model.input_specs["image"].image_size[0]
 
 
 def _loader(name, root, preprocess, task):

@@ -41,7 +41,7 @@ class MultiShieldModel(nn.Module):
     def __init__(self, clip: Any, classifier: Any, tau: float) -> None:
         super().__init__()
         self.clip, self.classifier, self.tau = clip, classifier, tau
-        self.input_spec = clip.input_spec
+        self.input_specs = clip.input_specs
         self.capabilities = clip.capabilities
 
     @property
