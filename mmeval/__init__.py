@@ -24,8 +24,8 @@ _EXPORTS: dict[str, str] = {
                      "verify_output",), ".attacks.base"),
     **dict.fromkeys(("build_stage", "building", "component", "declare_stage", "stage",
                      "stage_params", "stages",), ".attacks.compose"),
-    **dict.fromkeys(("AttackDeclaration", "CleanDeclared", "PGDDeclared", "PGDParams"),
-                    ".attacks.declared"),
+    **dict.fromkeys(("AttackDeclaration", "CleanDeclared", "PGDDeclared", "PGDParams",
+                     "SignalParams"), ".attacks.declared"),
     **dict.fromkeys(("PGD", "pgd_loop", "random_start"), ".attacks.pgd"),
     **dict.fromkeys((
         "DataError", "DuplicateComponentError", "IncompatibleComponentsError",
@@ -186,6 +186,7 @@ __all__ = [
     "Sample",
     "SampleRecord",
     "SignalModality",
+    "SignalParams",
     "SpecError",
     "StageInfo",
     "Store",

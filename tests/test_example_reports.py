@@ -15,7 +15,7 @@ from mmeval.results import build_results
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SPECS = ["quickstart", "multimodal_shapes", "transfer_shapes", "advclip_shapes",
-         "multi_shield_shapes", "text_attacks_shapes", "tecoa_protocol"]
+         "multi_shield_shapes", "text_attacks_shapes", "tecoa_protocol", "audio_shapes"]
 
 
 def _records(cell, n: int) -> list[SampleRecord]:

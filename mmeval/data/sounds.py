@@ -4,7 +4,7 @@ Sample ``i`` of seed ``s`` has the attributes of shapes sample ``i`` of seed ``s
 heard instead of seen, so an image, a waveform and the captions describe one scene:
 
 - **shape -> timbre**: each shape has its own partials (ratios to the fundamental and amplitudes:
-  a pure tone, odd harmonics, a bell's inharmonic partials, ...);
+  a pure tone, odd harmonics, a bell's inharmonic partials, ...), the heart a 12 Hz tremolo;
 - **color -> pitch**: ten fundamentals from 130 to 600 Hz, about three semitones apart;
 - **size -> loudness**: peak amplitude 0.2, 0.4 or 0.7 of full scale;
 - **position -> rhythm**: the row sets the number of notes (top 1, middle 2, bottom 3) and the
@@ -49,8 +49,10 @@ TIMBRES: dict[str, tuple[tuple[float, float], ...]] = {
     "diamond": ((1, 0.4), (3, 1.0)),
     "crescent": ((1, 1.0), (1.5, 0.7)),
     "arrow": ((1, 1.0), (2, 1 / 2), (3, 1 / 3), (4, 1 / 4), (5, 1 / 5)),
-    "heart": ((1, 1.0), (1.01, 1.0), (2, 0.3)),
+    "heart": ((1, 1.0), (2, 0.3)),
 }
+#: shapes whose tone is amplitude-modulated: (rate in Hz, depth)
+TREMOLO: dict[str, tuple[float, float]] = {"heart": (12.0, 0.8)}
 #: each colour's fundamental in Hz (130 Hz times 1.185^k: about three semitones apart)
 PITCHES: dict[str, float] = {c: 130.0 * 1.185**k for k, c in enumerate(COLORS)}
 LOUDNESS: dict[str, float] = {"small": 0.2, "medium": 0.4, "large": 0.7}
@@ -75,6 +77,9 @@ def render(attrs: Attributes, sample_rate: int, duration: float, noise: float,
         f = f0 * ratio
         if f < sample_rate / 2:
             tone += amp * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+    if attrs.shape in TREMOLO:
+        rate, depth = TREMOLO[attrs.shape]
+        tone *= 1 - depth * 0.5 * (1 + np.sin(2 * np.pi * rate * t))
     tone /= np.abs(tone).max()
     notes, duty = RHYTHMS[attrs.position]
     onset = 0.05 + attrs.jitter[0]  # the jitter is within +-0.03 s
