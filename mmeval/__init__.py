@@ -47,8 +47,8 @@ _EXPORTS: dict[str, str] = {
     ), ".protocols"),
     "AttackProtocol": ".protocols:Attack",
     **dict.fromkeys(("NON_FINITE",), ".records"),
-    **dict.fromkeys(("INPUT", "INPUT_LISTING", "Component", "ComponentRegistry", "KindRegistry",
-                     "NoParams", "Params",), ".registry"),
+    **dict.fromkeys(("ADDED", "INPUT", "INPUT_LISTING", "Component", "ComponentRegistry",
+                     "KindRegistry", "NoParams", "Params",), ".registry"),
     **dict.fromkeys(("recompute",), ".report"),
     **dict.fromkeys(("CellResult", "GroupResult", "Results",), ".results"),
     **dict.fromkeys(("RunResult", "evaluate",), ".runner"),
@@ -124,6 +124,7 @@ def list_components(kind: str) -> list[str]:
 
 
 __all__ = [
+    "ADDED",
     "BOUNDS",
     "INPUT",
     "INPUT_LISTING",

@@ -28,7 +28,7 @@ from .errors import (
     SpecError,
 )
 from .plugins import PluginHost, get_host
-from .registry import Component, ComponentRegistry, Kind
+from .registry import Component, ComponentRegistry, Kind, identity
 from .spec import ComponentRef, EvalSpec, stable_hash, validate_spec
 from .types import ThreatModel, signal_of
 
@@ -41,10 +41,15 @@ FLAGS: dict[Kind, tuple[str, ...]] = {
     "attack": ("modality", "objectives", "uses_gradients", "noop", "adaptive"),
     "defense": ("kind", "stochastic", "differentiable"),
     "objective": ("kind",),
-    "dataset": ("objectives", "modality"),
+    "dataset": ("objectives",),
     "suite": ("objective_kind",),
     "metric": ("scope", "objectives", "unit", "higher_is_better"),
 }
+
+
+#: flags added after plugins were written, with the value every earlier component meant: a dataset
+#: that does not declare its ``modality`` carries images
+LATER_FLAGS: dict[Kind, dict[str, Any]] = {"dataset": {"modality": "image"}}
 
 
 def declared(comp: Component, flag: str, path: str) -> Any:
@@ -79,7 +84,7 @@ class Resolved:
         return self.component.name
 
     def definition(self) -> dict[str, Any]:
-        out = {"name": self.name, "params": self.params.model_dump(mode="json")}
+        out = {"name": self.name, "params": identity(self.params)}
         if self.inputs:
             out["inputs"] = dict(self.inputs)
         if self.source is not None:
@@ -265,6 +270,8 @@ def resolve_ref(registry: ComponentRegistry, kind: Kind, ref: ComponentRef, path
     comp.check_variant(f"{path}.name")
     params = comp.validate_params(ref.params, f"{path}.params")
     flags = {f: declared(comp, f, path) for f in FLAGS[kind]}
+    flags |= {f: getattr(comp.declaration(), f, default)
+              for f, default in LATER_FLAGS.get(kind, {}).items()}
     preflight(comp, params, f"{path}.params")
     extra = getattr(comp.declaration(), "inputs", None)
     return Resolved(comp, params, ref.label or label or _default_label(ref), path, flags,
@@ -485,7 +492,7 @@ def _describe(group: str, model: Resolved, defense: Resolved | None, task: Task,
     flags = attack.flags
     role: Role = ("clean" if flags["noop"] else "transfer" if attack.source is not None
                   else "adaptive" if flags["adaptive"] else "white-box")
-    crafting = {"name": attack.name, "params": attack.params.model_dump(mode="json")}
+    crafting = {"name": attack.name, "params": identity(attack.params)}
     sweep = None
     if threat.eps is not None and role != "clean":
         swept = {k: v for k, v in crafting["params"].items() if k != "eps"}

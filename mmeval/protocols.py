@@ -35,6 +35,16 @@ class ImageSpec:
     bounds: tuple[float, float] = (0.0, 1.0)
 
 
+#: the image spec's earlier name (models written before audio set ``input_spec = InputSpec(...)``)
+InputSpec = ImageSpec
+
+
+def dataset_modality(dataset: object) -> str:
+    """The signal ``dataset`` carries: its declared ``modality``, or ``image`` for a dataset
+    that declares none (one written before audio)."""
+    return str(getattr(dataset, "modality", "image"))
+
+
 @dataclass(frozen=True)
 class AudioSpec:
     """What a model's audio side expects: mono float waveforms at ``sample_rate`` Hz of
@@ -99,12 +109,11 @@ class Dataset(Protocol):
     (each with one ``{}`` or ``{c}`` slot), or class-specific prompts keyed by class name; the
     zero-shot objective uses them with ``templates="dataset"``. ``objectives`` (a class
     attribute) names the objective kinds its samples serve: ``classification`` needs labels and
-    class names, ``retrieval`` captions; ``modality`` (a class attribute) the signal its samples
-    carry, ``image`` or ``audio``. Optional cheap accessors (no image loaded):
+    class names, ``retrieval`` captions; ``modality`` (a class attribute; default ``image``) the
+    signal its samples carry, ``image`` or ``audio``. Optional cheap accessors (no image loaded):
     ``sample_id(i)``, ``texts(i)`` and ``label(i)`` (what a stratified ``limit`` reads)."""
 
     objectives: ClassVar[tuple[str, ...]]
-    modality: ClassVar[str]
     class_names: Sequence[str] | None
 
     def __len__(self) -> int: ...

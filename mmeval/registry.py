@@ -32,10 +32,31 @@ INPUT: dict[str, Any] = {"fingerprint": "content"}
 INPUT_LISTING: dict[str, Any] = {"fingerprint": "listing"}
 
 
+#: ``json_schema_extra`` of a param added to a component after cells were journaled with it: the
+#: param enters the component's identity (cell ids, hence seeds) only when it differs from its
+#: default, so an existing spec keeps its cells, records and resumable journal
+ADDED: dict[str, Any] = {"identity": "when-set"}
+
+
 class Params(BaseModel):
     """Base for component params: unknown fields are errors, values are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def identity(self) -> dict[str, Any]:
+        """The params as they enter cell ids: every value, except the :data:`ADDED` params that
+        hold their default."""
+        data = self.model_dump(mode="json")
+        for name, info in type(self).model_fields.items():
+            if (info.json_schema_extra == ADDED
+                    and getattr(self, name) == info.get_default(call_default_factory=True)):
+                data.pop(name, None)
+        return data
+
+
+def identity(params: BaseModel) -> dict[str, Any]:
+    """``params.identity()`` for :class:`Params`, the JSON dump of any other model."""
+    return params.identity() if isinstance(params, Params) else params.model_dump(mode="json")
 
 
 class NoParams(Params):

@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from ..registry import NoParams, Params
+from ..registry import ADDED, NoParams, Params
 from ..types import BOUNDS, Modality, SignalModality, ThreatModel
 
 
@@ -60,11 +60,12 @@ class SignalParams(Params):
     optionally an SNR floor (the audio literature's budget)."""
 
     modality: SignalModality = Field(
-        default="image", description="the signal perturbed: image ([0, 1] pixels) or audio "
-        "([-1, 1] waveforms); the task's dataset must carry it")
+        default="image", json_schema_extra=ADDED, description="the signal perturbed: image "
+        "([0, 1] pixels) or audio ([-1, 1] waveforms); the task's dataset must carry it")
     snr_db: float | None = Field(
-        default=None, description="also keep each sample's signal-to-noise ratio "
-        "20 log10(||x|| / ||delta||) at or above this many dB (audio attacks' usual budget)")
+        default=None, json_schema_extra=ADDED, description="also keep each sample's "
+        "signal-to-noise ratio 20 log10(||x|| / ||delta||) at or above this many dB (audio "
+        "attacks' usual budget)")
 
 
 class PGDParams(SignalParams):

@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..protocols import Dataset
+from ..protocols import Dataset, dataset_modality
 from ..types import Sample
 
 Sampling = Literal["stratified", "first"]
@@ -21,7 +21,7 @@ class Subset:
 
     def __init__(self, dataset: Dataset, indices: Sequence[int]) -> None:
         self.dataset, self.indices = dataset, list(indices)
-        self.modality = dataset.modality
+        self.modality = dataset_modality(dataset)
         self.class_names: Sequence[str] | None = getattr(dataset, "class_names", None)
         self.templates: Sequence[str] | None = getattr(dataset, "templates", None)
 

@@ -166,7 +166,6 @@ class ShapesDataset:
 
     Params = ShapesParams
     objectives: ClassVar[tuple[str, ...]] = ("classification", "retrieval")
-    modality: ClassVar[str] = "image"
     #: what the zoo models were trained on (a text attack with the zoo MLM fits it only)
     domain: ClassVar[str] = "shapes"
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import DataError
-from ..protocols import Dataset, VLModel
+from ..protocols import Dataset, VLModel, dataset_modality
 from ..registry import NoParams
 from ..types import Batch, Outcome
 from .declared import RetrievalDeclared
@@ -36,7 +36,7 @@ class Retrieval(RetrievalDeclared):
         self.modality = "image"
 
     def prepare(self, model: VLModel, dataset: Dataset) -> None:
-        self.modality = dataset.modality
+        self.modality = dataset_modality(dataset)
         texts_of = getattr(dataset, "texts", None) or (lambda i: dataset[i].texts)
         sample_id = getattr(dataset, "sample_id", None) or (lambda i: dataset[i].sample_id)
         captions: list[str] = []

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DataError
-from ..protocols import Dataset, VLModel
+from ..protocols import Dataset, VLModel, dataset_modality
 from ..types import Batch, Outcome
 from .declared import ZeroShotDeclared, ZeroShotParams
 from .signals import encode_signal
@@ -49,7 +49,7 @@ class ZeroShotClassification(ZeroShotDeclared):
         if not names:
             raise DataError("zero-shot classification needs a dataset with class_names")
         self.class_names = tuple(names)
-        self.modality = dataset.modality
+        self.modality = dataset_modality(dataset)
         self.ensembles = tuple(self.params.prompts_for(self.class_names, dataset))
         self.prompts = tuple(e[0] for e in self.ensembles)
         if "text" not in model.capabilities and hasattr(model, "classify"):

@@ -3,6 +3,8 @@ models in ``tiny_clip``, ``tiny_clap`` and ``tiny_classifier`` subclass these de
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from ..registry import Params
@@ -36,6 +38,12 @@ class TinyClassifierDeclared:
 
     Params = TinyClassifierParams
     capabilities = frozenset({"image"})
+    input_spec: Any
+
+    @property
+    def input_specs(self) -> dict[str, Any]:
+        """Its one input spec, for images (the classifier sets ``input_spec``)."""
+        return {"image": self.input_spec}
 
     @staticmethod
     def inputs(params: TinyClassifierParams) -> dict[str, str]:

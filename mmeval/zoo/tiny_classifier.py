@@ -21,7 +21,7 @@ from torch import nn
 from ..data.shapes import ShapesDataset, ShapesParams
 from ..models.trainable import load_weights
 from ..progress import progress as progress_bar
-from ..protocols import ImageSpec
+from ..protocols import InputSpec
 from .declared import TinyClassifierDeclared, TinyClassifierParams
 
 IMAGE_SIZE = 48
@@ -91,7 +91,7 @@ class TinyClassifier(TinyClassifierDeclared, nn.Module):
 
         p = params or TinyClassifierParams()
         self.class_names = SHAPES
-        self.input_specs = {"image": ImageSpec((IMAGE_SIZE, IMAGE_SIZE), MEAN, STD)}
+        self.input_spec = InputSpec((IMAGE_SIZE, IMAGE_SIZE), MEAN, STD)
         self.net = _network(len(SHAPES))
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)

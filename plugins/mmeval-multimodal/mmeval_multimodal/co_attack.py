@@ -10,6 +10,9 @@ is attacked with Linf PGD maximising, per sample,
 adversarial texts (softmax over embedding dimensions, fp32: in fp16 the KL underflows). Defaults:
 eps 2/255, 10 steps of 1.25 * eps / steps, alpha 3; the last iterate is returned.
 
+With ``modality="audio"`` the same scheme attacks an audio-text model: the waveform takes the
+image's place (L-inf ``eps`` in [-1, 1] amplitude units), its embedding the image embedding's.
+
 Deviations, explicit: the reference pairs one image with one caption and keeps the image crafted
 for its last caption; here an image with several captions is attacked once, against the mean of
 its captions' terms. For zero-shot classification the paired text is the (adversarial) prompt of
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmeval import AttackOutput, Batch, pgd_loop, random_start
+from mmeval import BOUNDS, AttackOutput, Batch, encode_signal, pgd_loop, random_start
 
 from .declared import CoAttackDeclared
 from .joint import (
@@ -39,11 +42,12 @@ from .joint import (
 
 
 class CoAttack(CoAttackDeclared, JointAttack):
-    """Text stage, then PGD on the image guided by the clean image and the adversarial texts."""
+    """Text stage, then PGD on the image (or audio) guided by the clean signal and the
+    adversarial texts."""
 
     def run(self, model: Any, batch: Batch, objective: Any, rng: Any) -> AttackOutput:
         p = self.params
-        x = batch.images
+        x, modality = batch.signal, batch.modality
         reference = p.compat == "reference"
         text = self.text_stage(model, batch, objective, rng)
         sets = paired_texts(model, batch, objective, text)
@@ -51,10 +55,10 @@ class CoAttack(CoAttackDeclared, JointAttack):
             sets = [texts[-1:] for texts in sets]
         u, owner = embed_sets(model, sets)
         log_u = log_softmax32(u)
-        log_v = log_softmax32(model.encode_image(x).detach())
+        log_v = log_softmax32(encode_signal(model, modality, x).detach())
 
         def loss(adv):
-            log_adv = log_softmax32(model.encode_image(adv))
+            log_adv = log_softmax32(encode_signal(model, modality, adv))
             guided = per_sample(kl(log_u, log_adv[owner]), owner, len(x), mean=True)
             return kl(log_v, log_adv) + p.alpha * guided
 
@@ -62,6 +66,7 @@ class CoAttack(CoAttackDeclared, JointAttack):
             start = x.clone()
         else:  # the reference's first gradient sees x + delta before any clamp
             start = random_start(x, rng, "linf", p.eps, one_sided=reference or p.init == "one-sided",
-                                 projected=not reference or p.steps == 0)
+                                 projected=not reference or p.steps == 0, bounds=BOUNDS[modality])
         step = p.step_size or 1.25 * p.eps / max(p.steps, 1)
-        return joined(pgd_loop(x, start, loss, "linf", p.eps, p.steps, step), text)
+        adv = pgd_loop(x, start, loss, "linf", p.eps, p.steps, step, bounds=BOUNDS[modality])
+        return joined(adv, text, modality)

@@ -11,9 +11,11 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from mmeval import (
+    ADDED,
     AttackDeclaration,
     ComponentRef,
     Params,
+    SignalModality,
     ThreatModel,
     declare_stage,
     stage,
@@ -68,6 +70,11 @@ class JointDeclared(AttackDeclaration):
     objectives: ClassVar[tuple[str, ...] | None] = ("classification", "retrieval")
     uses_gradients: ClassVar[bool] = True
 
+    @property
+    def signal(self) -> str:
+        """The signal the attack perturbs beside the texts."""
+        return "image"
+
     def image_budget(self) -> tuple[str | None, float | None]:
         """(norm, eps) of the image side."""
         return "linf", self.params.eps
@@ -85,8 +92,8 @@ class JointDeclared(AttackDeclaration):
     def threat_model(self) -> ThreatModel:
         norm, eps = self.image_budget()
         text = self.text_declaration.threat_model
-        return ThreatModel("image+text", norm, eps, text.max_words,  # type: ignore[arg-type]
-                           text.max_word_fraction)
+        return ThreatModel(f"{self.signal}+text", norm, eps,  # type: ignore[arg-type]
+                           text.max_words, text.max_word_fraction)
 
 
 #: Co-Attack's text stage pushes each caption away from its own clean embedding by KL (its paper
@@ -103,6 +110,10 @@ class CoAttackParams(JointParams):
     init: Literal["uniform", "one-sided", "none"] = Field(
         default="uniform", description="random start: U(-eps, eps), the reference's eps*U(0, 1), or "
         "none (compat reference: the reference's, first gradient unclamped)")
+    modality: SignalModality = Field(
+        default="image", json_schema_extra=ADDED, description="the signal attacked with the "
+        "texts: image, or audio (eps in [-1, 1] amplitude units; Co-Attack's scheme with an "
+        "audio stage)")
 
     @model_validator(mode="after")
     def _reference_start(self) -> CoAttackParams:
@@ -113,10 +124,14 @@ class CoAttackParams(JointParams):
 
 
 class CoAttackDeclared(JointDeclared):
-    """Co-Attack (Zhang et al., ACM MM 2022): text first, then the image guided by it."""
+    """Co-Attack (Zhang et al., ACM MM 2022): text first, then the image (or audio) guided by it."""
 
     Params = CoAttackParams
     params: CoAttackParams
+
+    @property
+    def signal(self) -> str:
+        return self.params.modality
 
 
 #: SGA's text stage: the BERT-Attack variant with its image-guided goal, 77 tokens for CLIP

@@ -71,7 +71,9 @@ def log_softmax32(emb: torch.Tensor) -> torch.Tensor:
     return F.log_softmax(emb.float(), dim=-1)
 
 
-def joined(images: torch.Tensor, text: AttackOutput, **info: list[Any]) -> AttackOutput:
-    """The joint output: adversarial images with the text stage's texts or prompts and records."""
-    return AttackOutput(images=images, texts=text.texts, prompts=text.prompts,
-                        info={**text.info, **info})
+def joined(signal: torch.Tensor, text: AttackOutput, modality: str = "image",
+           **info: list[Any]) -> AttackOutput:
+    """The joint output: the adversarial signal (images, or audio) with the text stage's texts or
+    prompts and records."""
+    return AttackOutput.of(modality, signal, texts=text.texts, prompts=text.prompts,
+                           info={**text.info, **info})

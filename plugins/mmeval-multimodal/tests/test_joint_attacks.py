@@ -286,3 +286,28 @@ def test_co_attack_reference_mode_guides_each_image_by_its_last_caption(model):
 
     torch.testing.assert_close(images(batch, "reference"), images(last, "reference"))
     assert not torch.equal(images(batch, "paper"), images(last, "paper"))
+
+
+def test_co_attack_with_an_audio_stage_end_to_end_on_the_audio_text_model(tmp_path):
+    eps = 0.01
+    prompt = {"template": "this is the sound of a {}"}
+    spec = {"name": "joint-audio", "output_dir": str(tmp_path / "run"),
+            "models": ["zoo/tiny-clap-shapes"],
+            "tasks": [{"dataset": {"name": "sounds", "params": {"n": 12, "classes": "shape"}},
+                       "objective": {"name": "zero-shot", "params": prompt}, "label": "s10"},
+                      {"dataset": {"name": "sounds", "params": {"n": 8}}, "objective": "retrieval",
+                       "label": "ret"}],
+            "attacks": ["clean", {"name": "multimodal/co-attack", "label": "co",
+                                  "params": {"modality": "audio", "eps": eps, "steps": 5}}],
+            "run": {"batch_size": 4, "progress": False}}
+    the_plan = plan(spec)
+    assert {c.info.threat.modality for c in the_plan.cells if c.info.attack == "co"} == {"audio+text"}
+    result = evaluate(the_plan)
+    assert {c["status"] for c in result.cells} == {"done"}, [c["error"] for c in result.cells]
+    assert result.metric("robust-accuracy", task="s10", attack="co").value < \
+        result.metric("robust-accuracy", task="s10", attack="clean").value
+    with Store(result.run_dir) as store:
+        attacked = [r for c in result.cells if c["attack"] == "co" for r in store.records(c["id"])]
+    assert attacked and all(0 < r.linf <= eps + 1e-6 and r.extra["snr_db"] > 0 for r in attacked)
+    assert all(r.extra["words_changed"] <= 5 for r in attacked)
+    assert any("adv_texts" in r.extra or "adv_prompts" in r.extra for r in attacked)

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import torch
 
-from mmeval import Attack, AttackOutput, Batch, Objective, PromptObjective
+from mmeval import Attack, AttackOutput, Batch, Objective, PromptObjective, encode_signal
 
 from .declared import TextAttackDeclared
 from .scores import Scorer, away_from, kl_from, margin_against
@@ -51,7 +51,7 @@ class TextAttackBase(TextAttackDeclared, Attack):
     def _per_image(self, model: Any, batch: Batch, objective: PromptObjective,
                    seed: int) -> AttackOutput:
         assert objective.text_features is not None, "prepare() the objective first"
-        images = model.encode_image(batch.images).float().cpu()
+        images = encode_signal(model, batch.modality, batch.signal).float().cpu()
         texts = objective.text_features.float().cpu()
         labels = objective.labels(model, batch).tolist()
         goals, successes = [], []
@@ -86,7 +86,7 @@ class TextAttackBase(TextAttackDeclared, Attack):
         if self.params.caption_goal == "kl":
             goals = [kl_from(e) for e in self.embed(model, texts)]
         else:
-            images = model.encode_image(batch.images).float().cpu()
+            images = encode_signal(model, batch.modality, batch.signal).float().cpu()
             goals = [away_from(images[i]) for i, caps in enumerate(batch.texts) for _ in caps]
         results = iter(self.attack_texts(model, texts, goals, [None] * len(texts), seed))
         adv, changed, queries = [], [], []

@@ -6,6 +6,10 @@ exactly that for any (VLModel, classifier-view objective): for zero-shot classif
 ``logit_scale * cos(image embedding, cached class-prompt embeddings)``; for retrieval, the same over
 every gallery caption. The model normalizes inside its forward, so torchattacks' own normalization
 setting stays unused. The attack classes themselves run unchanged.
+
+Audio reaches torchattacks as what it expects: a ``[B, 1, 1, T]`` "image" in [0, 1], the waveform
+mapped affinely from [-1, 1] (``(x + 1) / 2``) and back inside :class:`ObjectiveLogits`; eps and
+the step size are halved with it, so the budget holds in amplitude units.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import torchattacks
 from torch import nn
 
 from mmeval import (
+    BOUNDS,
     Attack,
     AttackOutput,
     Batch,
@@ -32,18 +37,38 @@ from .declared import RefusedDeclared, TorchAttackDeclared
 
 
 class ObjectiveLogits(nn.Module):
-    """``images [B, 3, H, W] in [0, 1] -> logits [B, C]`` for a model and a classifier objective.
-    The objective's cached text embeddings are reused: nothing is re-encoded per forward."""
+    """``images [B, 3, H, W] in [0, 1] -> logits [B, C]`` for a model and a classifier objective
+    (for audio, ``[B, 1, 1, T]`` in [0, 1], see :func:`to_unit`). The objective's cached text
+    embeddings are reused: nothing is re-encoded per forward."""
 
-    def __init__(self, model: VLModel, objective: ClassifierObjective) -> None:
+    def __init__(self, model: VLModel, objective: ClassifierObjective,
+                 modality: str = "image") -> None:
         super().__init__()
         if not isinstance(model, nn.Module):
             raise TypeError("torchattacks needs the VLModel to be a torch.nn.Module")
         self.vlm = model
         self.objective = objective
+        self.modality = modality
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.objective.logits(self.vlm, images)
+        return self.objective.logits(self.vlm, from_unit(images, self.modality))
+
+
+def to_unit(signal: torch.Tensor, modality: str) -> torch.Tensor:
+    """The signal as torchattacks sees it: images as they are; a waveform ``[B, T]`` in
+    [-1, 1] as ``[B, 1, 1, T]`` in [0, 1]."""
+    if modality == "image":
+        return signal
+    lo, hi = BOUNDS[modality]
+    return ((signal - lo) / (hi - lo)).view(len(signal), 1, 1, -1)
+
+
+def from_unit(x: torch.Tensor, modality: str) -> torch.Tensor:
+    """The inverse of :func:`to_unit`."""
+    if modality == "image":
+        return x
+    lo, hi = BOUNDS[modality]
+    return x.reshape(len(x), -1) * (hi - lo) + lo
 
 
 class TorchAttack(TorchAttackDeclared, Attack):
@@ -53,7 +78,12 @@ class TorchAttack(TorchAttackDeclared, Attack):
     draws depend on which samples share a batch)."""
 
     def constructor_kwargs(self, n_classes: int, rng: Any) -> dict[str, Any]:
-        kwargs = self.params.model_dump(exclude={"targeted"})
+        kwargs = self.params.model_dump(exclude={"targeted", "modality"})
+        lo, hi = BOUNDS[self.params.modality]
+        if hi - lo != 1:  # budgets in the signal's units -> torchattacks' [0, 1] units
+            for key in (self.eps_field, "alpha"):
+                if key in kwargs:
+                    kwargs[key] = kwargs[key] / (hi - lo)
         if self.takes_n_classes:
             kwargs["n_classes"] = n_classes
         if "seed" in kwargs and kwargs["seed"] is None:
@@ -75,22 +105,25 @@ class TorchAttack(TorchAttackDeclared, Attack):
             raise IncompatibleComponentsError(
                 f"{type(objective).__name__} has no classifier view (logits/labels); "
                 "torchattacks attacks need one")
-        net = ObjectiveLogits(model, objective)
+        modality = batch.modality
+        net = ObjectiveLogits(model, objective, modality)
         labels = objective.labels(model, batch)
+        x = to_unit(batch.signal, modality)
         with torch.no_grad():
-            n_classes = net(batch.images[:1]).shape[1]
+            n_classes = net(x[:1]).shape[1]
         atk = self.build(net, n_classes, rng)
-        devices = [batch.images.device] if batch.images.is_cuda else []
+        devices = [x.device] if x.is_cuda else []
         numpy_state = np.random.get_state()  # OnePixel's differential evolution draws from numpy
         try:
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(rng.batch_seed())
                 np.random.seed(rng.batch_seed() % 2**32)
-                adv = atk(batch.images, labels)
+                adv = atk(x, labels)
         finally:
             np.random.set_state(numpy_state)
         adv = adv.detach()
-        return AttackOutput(images=adv.clamp(0, 1) if self.clip_output else adv)
+        return AttackOutput.of(modality, from_unit(adv.clamp(0, 1) if self.clip_output else adv,
+                                                   modality))
 
 
 class Refused(RefusedDeclared, Attack):

@@ -9,10 +9,18 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from .declared import TargetedParams, TorchattacksParams, declare, refused
+from .declared import (
+    TargetedParams,
+    TorchAttackDeclared,
+    TorchattacksParams,
+    declare,
+    refused,
+)
 
 EPS, ALPHA = 8 / 255, 2 / 255
 CLASSIFICATION = ("classification",)
+#: what the signal-agnostic attacks attack (the others treat their input as a picture)
+SIGNALS = ("image", "audio")
 
 
 class FGSMParams(TargetedParams):
@@ -250,35 +258,35 @@ class EADParams(TargetedParams):
     beta: float = Field(default=0.001, ge=0)
 
 
-FGSM = declare("FGSM", FGSMParams)
-BIM = declare("BIM", BIMParams)
-PGD = declare("PGD", PGDParams)
-PGDL2 = declare("PGDL2", PGDL2Params, default_norm="L2")
-TPGD = declare("TPGD", TPGDParams)
-MIFGSM = declare("MIFGSM", MIFGSMParams)
+FGSM = declare("FGSM", FGSMParams, signals=SIGNALS)
+BIM = declare("BIM", BIMParams, signals=SIGNALS)
+PGD = declare("PGD", PGDParams, signals=SIGNALS)
+PGDL2 = declare("PGDL2", PGDL2Params, default_norm="L2", signals=SIGNALS)
+TPGD = declare("TPGD", TPGDParams, signals=SIGNALS)
+MIFGSM = declare("MIFGSM", MIFGSMParams, signals=SIGNALS)
 DIFGSM = declare("DIFGSM", DIFGSMParams)
-EOTPGD = declare("EOTPGD", EOTPGDParams)
-APGD = declare("APGD", APGDParams)
+EOTPGD = declare("EOTPGD", EOTPGDParams, signals=SIGNALS)
+APGD = declare("APGD", APGDParams, signals=SIGNALS)
 Square = declare("Square", SquareParams, uses_gradients=False)
 # attacks that loop over, or allocate per, class: classification only (a retrieval gallery has
 # thousands of "classes")
 APGDT = declare("APGDT", APGDTParams, takes_n_classes=True, objectives=CLASSIFICATION)
 FAB = declare("FAB", FABParams, takes_n_classes=True, objectives=CLASSIFICATION)
 AutoAttack = declare("AutoAttack", AutoAttackParams, takes_n_classes=True, objectives=CLASSIFICATION)
-CW = declare("CW", CWParams, bounded=False)
+CW = declare("CW", CWParams, bounded=False, signals=SIGNALS)
 DeepFool = declare("DeepFool", DeepFoolParams, bounded=False, objectives=CLASSIFICATION)
 JSMA = declare("JSMA", JSMAParams, bounded=False, objectives=CLASSIFICATION)
 OnePixel = declare("OnePixel", OnePixelParams, bounded=False, uses_gradients=False,
                 objectives=CLASSIFICATION)
 VANILA = declare("VANILA", VANILAParams, bounded=False, uses_gradients=False, noop=True)
-GN = declare("GN", GNParams, bounded=False, uses_gradients=False)
-RFGSM = declare("RFGSM", RFGSMParams)
-FFGSM = declare("FFGSM", FFGSMParams)
-UPGD = declare("UPGD", UPGDParams)
-NIFGSM = declare("NIFGSM", NIFGSMParams)
+GN = declare("GN", GNParams, bounded=False, uses_gradients=False, signals=SIGNALS)
+RFGSM = declare("RFGSM", RFGSMParams, signals=SIGNALS)
+FFGSM = declare("FFGSM", FFGSMParams, signals=SIGNALS)
+UPGD = declare("UPGD", UPGDParams, signals=SIGNALS)
+NIFGSM = declare("NIFGSM", NIFGSMParams, signals=SIGNALS)
 SINIFGSM = declare("SINIFGSM", SINIFGSMParams)
-VMIFGSM = declare("VMIFGSM", VMIFGSMParams)
-VNIFGSM = declare("VNIFGSM", VMIFGSMParams)
+VMIFGSM = declare("VMIFGSM", VMIFGSMParams, signals=SIGNALS)
+VNIFGSM = declare("VNIFGSM", VMIFGSMParams, signals=SIGNALS)
 TIFGSM = declare("TIFGSM", TIFGSMParams)
 PIFGSM = declare("PIFGSM", PIFGSMParams, eps_field="max_epsilon")
 PIFGSMPP = declare("PIFGSMPP", PIFGSMPPParams, eps_field="max_epsilon")
@@ -298,3 +306,10 @@ MultiAttack = refused("MultiAttack", "it keeps, per sample, the first attack tha
                       "the attacks in the spec instead: the worst-case-robust-accuracy metric "
                       "counts a sample as robust only if every attack of its task fails")
 
+
+
+def signal_attacks(modality: str) -> list[str]:
+    """The registry names of the wrapped attacks that attack ``modality``."""
+    return [f"torchattacks/{name.lower()}" for name, d in globals().items()
+            if isinstance(d, type) and issubclass(d, TorchAttackDeclared)
+            and d is not TorchAttackDeclared and modality in d.signals]

@@ -8,20 +8,35 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mmeval import AttackDeclaration, IncompatibleComponentsError, Params, ThreatModel
+from mmeval import (
+    ADDED,
+    BOUNDS,
+    AttackDeclaration,
+    IncompatibleComponentsError,
+    Params,
+    SignalModality,
+    ThreatModel,
+)
 
 Targeting = Literal["none", "random", "least-likely"]
 
 
 class TorchattacksParams(Params):
-    """Base of the per-attack params: the torchattacks constructor's arguments, same defaults."""
+    """Base of the per-attack params: the torchattacks constructor's arguments, same defaults,
+    and the signal attacked (``modality``; budgets are in that signal's units)."""
+
+    modality: SignalModality = Field(
+        default="image", json_schema_extra=ADDED, description="the signal attacked: image "
+        "([0, 1] pixels) or audio ([-1, 1] waveforms; eps and alpha in amplitude units)")
 
     @model_validator(mode="after")
     def _linf_eps(self) -> TorchattacksParams:
         eps = getattr(self, "eps", None)
-        if eps is not None and getattr(self, "norm", "Linf") == "Linf" and eps > 1:
-            raise ValueError(f"a Linf eps above 1 is meaningless for [0, 1] images (got {eps}); "
-                             "write it in pixel units, e.g. 8/255")
+        lo, hi = BOUNDS[self.modality]
+        if eps is not None and getattr(self, "norm", "Linf") == "Linf" and eps > hi - lo:
+            raise ValueError(f"a Linf eps above {hi - lo:g} is meaningless for [{lo:g}, {hi:g}] "
+                             f"{self.modality} (got {eps}); write it in the signal's units, e.g. "
+                             "8/255 for images")
         return self
 
 
@@ -44,13 +59,27 @@ class TorchAttackDeclared(AttackDeclaration):
     clip_output: ClassVar[bool] = False
     uses_gradients: ClassVar[bool] = True
     objectives: ClassVar[tuple[str, ...] | None] = ("classification", "retrieval")
+    #: the signals the attack's algorithm is defined on: attacks that resize, blur, tile or pick
+    #: pixels are image-only; the others see a waveform as a one-row image
+    signals: ClassVar[tuple[str, ...]] = ("image",)
+
+    @classmethod
+    def preflight(cls, params: TorchattacksParams) -> None:
+        if params.modality not in cls.signals:
+            from .catalogue import signal_attacks
+
+            raise IncompatibleComponentsError(
+                f"torchattacks.{cls.attack_class} works on images only (it treats its input as "
+                f"a picture); attack {params.modality} with one of "
+                f"{', '.join(signal_attacks(params.modality))}")
 
     @property
     def threat_model(self) -> ThreatModel:
+        modality = self.params.modality
         if not self.bounded:
-            return ThreatModel("image")
+            return ThreatModel(modality)
         norm = getattr(self.params, "norm", self.default_norm)
-        return ThreatModel("image", "linf" if norm == "Linf" else "l2",
+        return ThreatModel(modality, "linf" if norm == "Linf" else "l2",
                            getattr(self.params, self.eps_field))
 
     @property

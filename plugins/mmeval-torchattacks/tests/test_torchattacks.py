@@ -4,6 +4,7 @@ import pytest
 import torch
 import torchattacks
 from mmeval_torchattacks import ObjectiveLogits
+from mmeval_torchattacks.catalogue import signal_attacks
 from mmeval_torchattacks.plugin import ATTACKS
 
 from mmeval import (
@@ -174,3 +175,59 @@ def test_every_torchattacks_class_is_registered_or_refused_with_a_reason(host):
                            match=rf"^attacks\[0\]: torchattacks\.\w+ is not supported: .*{reason}"):
             plan(toy_spec(attacks=[{"name": f"torchattacks/{name}", "params": {"epochs": 1}}]),
                  host)
+
+
+AUDIO = [name.removeprefix("torchattacks/") for name in signal_attacks("audio")]
+
+
+@pytest.fixture(scope="module")
+def audio_setup():
+    model = create_model("zoo/tiny-clap-shapes").eval()
+    data = create("dataset", "sounds", n=6)
+    batch = Batch.collate([data[i] for i in range(len(data))])
+    objective = create("objective", "zero-shot", template="this is the sound of a {}")
+    objective.prepare(model, data)
+    return model, batch, objective
+
+
+@pytest.mark.parametrize("name", AUDIO)
+def test_signal_agnostic_attacks_run_on_waveforms_within_amplitude_budgets(host, audio_setup, name):
+    model, batch, objective = audio_setup
+    params = {**FAST.get(name, {}), "modality": "audio"}
+    if "eps" in host.registry.get("attack", f"torchattacks/{name}").params_model().model_fields:
+        params["eps"] = params.get("eps", 0.004)
+    attack = host.registry.get("attack", f"torchattacks/{name}").build(params)
+    out = attack(model, batch, objective, rng_for(batch))
+    assert out.images is None and out.audio.shape == batch.audio.shape
+    assert out.audio.min() >= -1 and out.audio.max() <= 1
+    tm = attack.threat_model
+    assert tm.modality == "audio"
+    delta = (out.audio - batch.audio).flatten(1)
+    if tm.norm == "linf":
+        assert delta.abs().max() <= tm.eps + 1e-6 and delta.abs().max() > tm.eps / 4
+    elif tm.norm == "l2":
+        assert delta.norm(dim=1).max() <= tm.eps + 1e-5
+
+
+def test_audio_pgd_budget_is_in_amplitude_units_and_matches_torchattacks_on_the_unit_scale(
+        host, audio_setup):
+    model, batch, objective = audio_setup
+    rng = rng_for(batch)
+    ours = host.registry.get("attack", "torchattacks/pgd").build(
+        {"modality": "audio", "eps": 0.004, "alpha": 0.001, "steps": 5})(
+        model, batch, objective, rng).audio
+    net = ObjectiveLogits(model, objective, "audio")
+    direct_atk = torchattacks.PGD(net, eps=0.002, alpha=0.0005, steps=5)
+    with torch.random.fork_rng():
+        torch.manual_seed(rng.batch_seed())
+        direct = direct_atk(((batch.audio + 1) / 2).view(6, 1, 1, -1), batch.labels)
+    assert torch.allclose(ours, direct.view(6, -1) * 2 - 1, atol=1e-6)
+    assert (ours - batch.audio).abs().max() == pytest.approx(0.004, abs=1e-5)
+
+
+def test_picture_only_attacks_are_refused_on_audio_at_plan_time(host):
+    spec = {"models": ["zoo/tiny-clap-shapes"], "tasks": [{"dataset": "sounds"}],
+            "attacks": [{"name": "torchattacks/difgsm", "params": {"modality": "audio"}}]}
+    with pytest.raises(IncompatibleComponentsError, match=r"attacks\[0\]: torchattacks.DIFGSM "
+                                                          r"works on images only.*torchattacks/pgd"):
+        plan(spec, host)
