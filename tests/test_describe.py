@@ -40,7 +40,8 @@ def test_unknown_name_suggests_and_list_shows_params(capsys):
     assert "did you mean 'torchattacks/pgd'" in capsys.readouterr().err
     assert main(["list", "attacks", "--params"]) == 0
     out = capsys.readouterr().out
-    assert "      params: eps: float = " in out and "      params: none" in out
+    assert "      params: modality: 'image' | 'audio' = \"image\", snr_db: float | None = null, " \
+        "eps: float = " in out and "      params: none" in out
 
 
 def test_params_errors_point_to_describe():

@@ -14,16 +14,17 @@ from torch import nn
 from ..checkpoints import load_weights
 from ..errors import ModelLoadError
 
-TOWERS = ("image", "text", "scale")
+TOWERS = ("image", "audio", "text", "scale")
 
 
 class Trainable:
-    """Mixin for ``nn.Module`` VLModels. Subclasses name the parameters of the image tower by
-    prefix and the logit-scale parameter(s) by name (the first one holds log(scale)); everything
-    else is the text tower. ``checkpoint_module`` is the module whose state dict is the native
+    """Mixin for ``nn.Module`` VLModels. Subclasses name the parameters of the image (and audio)
+    tower by prefix and the logit-scale parameter(s) by name (the first one holds log(scale));
+    everything else is the text tower. ``checkpoint_module`` is the module whose state dict is the native
     checkpoint and ``checkpoint_ref`` the spec entry that loads such a file."""
 
     image_prefixes: ClassVar[tuple[str, ...]]
+    audio_prefixes: ClassVar[tuple[str, ...]] = ()
     scale_names: ClassVar[tuple[str, ...]]
     checkpoint_file: ClassVar[str]
 
@@ -37,6 +38,7 @@ class Trainable:
         towers: dict[str, list[nn.Parameter]] = {t: [] for t in TOWERS}
         for name, p in self.named_parameters():  # type: ignore[attr-defined]
             tower = ("image" if name.startswith(self.image_prefixes)
+                     else "audio" if self.audio_prefixes and name.startswith(self.audio_prefixes)
                      else "scale" if name in self.scale_names else "text")
             towers[tower].append(p)
         return towers

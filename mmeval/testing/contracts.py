@@ -248,11 +248,14 @@ class DefenseContract(_OnHost):
                         "epochs": 1, "batch_size": 8, "optimizer": {"name": "sgd", "lr": 0.05},
                         "progress": False, "output_dir": str(tmp_path / "train")}, host=self.host)
         assert len(result.losses) == 1 and torch.isfinite(torch.tensor(result.losses)).all()
-        trains = defense.load().trains
+        from ..protocols import dataset_modality
+
+        data = self.build("dataset", self.dataset, self.dataset_params)
+        trains = defense.load().towers(dataset_modality(data))
         trained = self.build("defense", self.defense,
                              {**self.params, "checkpoint": result.model["params"]["pretrained"]})
         model = trained.apply(self.build("model", self.model, self.model_params))
-        assert set(trains) <= {"image", "text", "scale"}, trains
+        assert set(trains) <= {"image", "audio", "text", "scale"}, trains
         changed = set()
         for tower, params in model.tower_parameters().items():
             if not all(torch.equal(a, b) for a, b in zip(before[tower], params, strict=True)):

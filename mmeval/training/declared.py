@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from ..checkpoints import check_checkpoint
 from ..registry import INPUT, Params
 
-Tower = Literal["image", "text", "scale"]
+Tower = Literal["image", "audio", "text", "scale"]
 
 
 class WeightDefenseParams(Params):

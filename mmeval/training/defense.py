@@ -25,9 +25,15 @@ from .declared import Tower, WeightDefenseDeclared, WeightDefenseParams
 
 class WeightDefense(WeightDefenseDeclared):
     """Fine-tuning defense. ``trains``: the towers whose parameters the optimizer updates (the
-    others stay bit-identical)."""
+    others stay bit-identical); ``image`` there names the tower of the training data's signal,
+    so a defense of the image encoder fine-tunes the audio encoder on audio data."""
 
     trains: ClassVar[tuple[Tower, ...]] = ("image", "text", "scale")
+
+    @classmethod
+    def towers(cls, modality: str) -> tuple[Tower, ...]:
+        """The towers trained on data of ``modality`` (image or audio)."""
+        return tuple(modality if t == "image" else t for t in cls.trains)  # type: ignore[misc]
 
     def __init__(self, params: WeightDefenseParams | None = None) -> None:
         self.params = params or self.Params()

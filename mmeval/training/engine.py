@@ -156,10 +156,11 @@ def _train(spec: TrainSpec, host: PluginHost) -> TrainResult:
     if mode := compile_mode(spec.compile):
         compile_image_side(model, mode)
     towers = model.tower_parameters()
-    trained = [p for t in defense.trains for p in towers[t]]
+    trains = defense.towers(data_ref.flags["modality"])
+    trained = [p for t in trains for p in towers[t]]
     for t, params in towers.items():
         for p in params:
-            p.requires_grad_(t in defense.trains)
+            p.requires_grad_(t in trains)
     steps_per_epoch = (len(dataset) // spec.batch_size if size > 1
                        else math.ceil(len(dataset) / spec.batch_size))
     if steps_per_epoch == 0:

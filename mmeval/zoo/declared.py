@@ -3,11 +3,13 @@ models in ``tiny_clip``, ``tiny_clap`` and ``tiny_classifier`` subclass these de
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
-from ..registry import Params
+from ..errors import ModelLoadError
+from ..registry import INPUT, Params
 from . import recipe
 
 
@@ -53,6 +55,9 @@ class TinyClassifierDeclared:
 
 class TinyCLAPParams(Params):
     seed: int = Field(default=0, ge=0, description="training seed (different seeds: different models)")
+    pretrained: str | None = Field(
+        default=None, json_schema_extra=INPUT, description="a safetensors file of this "
+        "architecture to load instead (what `mmeval train` writes); None: the zoo's weights")
 
 
 class TinyCLAPDeclared:
@@ -64,5 +69,12 @@ class TinyCLAPDeclared:
 
     @staticmethod
     def inputs(params: TinyCLAPParams) -> dict[str, str]:
-        """The recipe the weights come from: part of every cell id."""
-        return {"zoo": recipe("tiny-clap-shapes")["hash"]}
+        """The recipe the weights come from: part of every cell id (a checkpoint is
+        fingerprinted by its content instead)."""
+        return {} if params.pretrained else {"zoo": recipe("tiny-clap-shapes")["hash"]}
+
+    @staticmethod
+    def preflight(params: TinyCLAPParams) -> None:
+        if params.pretrained and not Path(params.pretrained).expanduser().is_file():
+            raise ModelLoadError(f"checkpoint '{params.pretrained}' is not a file; pass the "
+                                 "safetensors file `mmeval train` wrote")

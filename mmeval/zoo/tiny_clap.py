@@ -32,6 +32,7 @@ from torch import nn
 from ..data.sounds import SoundsDataset, SoundsParams
 from ..models.audio import LogMel
 from ..models.open_clip import import_open_clip
+from ..models.trainable import Trainable
 from ..progress import progress as progress_bar
 from ..protocols import AudioSpec
 from .declared import TinyCLAPDeclared, TinyCLAPParams
@@ -170,16 +171,20 @@ def build(out_dir: Path, seed: int, progress: bool = True) -> dict[str, Any]:
             "checkpoint": CHECKPOINT}
 
 
-class TinyCLAP(TinyCLAPDeclared, nn.Module):
+class TinyCLAP(TinyCLAPDeclared, Trainable, nn.Module):
     """The tiny audio-text model (packaged, or trained on first use) as a VLModel: ``[B, T]``
     waveforms in [-1, 1] at 8 kHz (padded with silence or cropped to one second inside the
-    forward) and texts in, L2-normalized embeddings out."""
+    forward) and texts in, L2-normalized embeddings out. Trainable: the ``audio`` tower is
+    ``net.audio``, the checkpoint the state dict of ``net``."""
+
+    audio_prefixes = ("net.audio.",)
+    image_prefixes = ()
+    scale_names = ("net.logit_scale",)
+    checkpoint_file = CHECKPOINT
 
     def __init__(self, params: TinyCLAPParams | None = None, *, load: bool = True) -> None:
         super().__init__()
-        from ..checkpoints import load_weights
-
-        p = params or TinyCLAPParams()
+        self.params = params or TinyCLAPParams()
         cfg = _config()
         audio = cfg["audio_cfg"]
         self.input_specs = {"audio": AudioSpec(audio["sample_rate"], audio["length"])}
@@ -188,9 +193,15 @@ class TinyCLAP(TinyCLAPDeclared, nn.Module):
         if load:
             from . import ensure
 
-            path = ensure("tiny-clap-shapes", seed=p.seed)
-            self.net.load_state_dict(load_weights(path / CHECKPOINT))
+            self.load_checkpoint(self.params.pretrained or
+                                 ensure("tiny-clap-shapes", seed=self.params.seed) / CHECKPOINT)
             self.eval()
+
+    def checkpoint_module(self) -> nn.Module:
+        return self.net
+
+    def checkpoint_ref(self, path: Path) -> dict[str, Any]:
+        return {"name": "zoo/tiny-clap-shapes", "params": {"pretrained": str(path)}}
 
     @property
     def logit_scale(self) -> float:

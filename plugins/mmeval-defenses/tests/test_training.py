@@ -48,6 +48,39 @@ def test_tecoa_trains_the_image_tower_only(tmp_path):
     assert len(changed) > len(before["image"]) // 2
 
 
+AUDIO_TECOA = {"name": "defenses/tecoa", "params": {
+    "template": "this is the sound of a {}",
+    "image_attack": {"name": "mmeval/pgd",
+                     "params": {"modality": "audio", "eps": 0.004, "steps": 2, "step_size": 0.002}}}}
+
+
+def test_tecoa_on_audio_trains_the_audio_tower_only_and_evaluates_from_its_checkpoint(tmp_path):
+    clap = {"name": "zoo/tiny-clap-shapes"}
+    before = weights(create_model(clap["name"]))
+    result = train(spec(tmp_path, AUDIO_TECOA, model=clap,
+                        dataset={"name": "sounds", "params": {"n": 64, "seed": 5000}}))
+    assert result.model == {"name": "zoo/tiny-clap-shapes",
+                            "params": {"pretrained": result.model["params"]["pretrained"]}}
+    after = weights(load(result.model))
+    assert set(before) == {"image", "audio", "text", "scale"} and not before["image"]
+    for tower in ("text", "scale"):
+        assert all(torch.equal(before[tower][k], after[tower][k]) for k in before[tower]), tower
+    changed = [k for k in before["audio"] if not torch.equal(before["audio"][k], after["audio"][k])]
+    assert len(changed) > len(before["audio"]) // 2
+    pgd = {"name": "mmeval/pgd", "label": "pgd", "params": {"modality": "audio", "eps": 0.004}}
+    evaluated = mmeval.evaluate({
+        "name": "tecoa-audio", "output_dir": str(tmp_path / "eval"),
+        "models": [{"name": "zoo/tiny-clap-shapes", "defenses": [
+            {"name": "defenses/tecoa", "label": "tecoa", "params": {**AUDIO_TECOA["params"],
+                                                  "checkpoint": result.model["params"]["pretrained"]}}]}],
+        "tasks": [{"dataset": {"name": "sounds", "params": {"n": 16}},
+                   "objective": {"name": "zero-shot",
+                                 "params": {"template": "this is the sound of a {}"}}}],
+        "attacks": ["clean", pgd], "run": {"progress": False}})
+    assert {(c["defense"], c["status"]) for c in evaluated.cells} == {
+        ("none", "done"), ("tecoa", "done")}
+
+
 def test_fare_loss_is_zero_at_step_zero(tmp_path):
     attack = {"name": "mmeval/pgd", "params": {"eps": 0.0}}
     result = train(spec(tmp_path, {"name": "defenses/fare", "params": {"image_attack": attack}},
