@@ -26,6 +26,14 @@ def mmeval_register_models(registry: KindRegistry) -> None:
                  declared="mmeval.zoo.declared:TinyCLAPDeclared",
                  description="Tiny audio-text model trained offline on the sounds world (seed 0 "
                  "packaged)")
+    registry.add("zoo/tiny-trimodal-shapes", "mmeval.zoo.tiny_trimodal:TinyTriModal",
+                 declared="mmeval.zoo.declared:TinyTriModalDeclared",
+                 description="Tiny image-audio-text model (ImageBind-style, each signal aligned to "
+                 "the captions) on the shapes world seen and heard (seed 0 packaged)")
+    registry.add("zoo/tiny-imagetext-shapes", "mmeval.zoo.tiny_trimodal:TinyImageText",
+                 declared="mmeval.zoo.declared:TinyImageTextDeclared",
+                 description="The tri-modal model's control: same architecture and budget, "
+                 "image-text only (trained on first use)")
     registry.add("zoo/tiny-classifier-shapes", "mmeval.zoo.tiny_classifier:TinyClassifier",
                  declared="mmeval.zoo.declared:TinyClassifierDeclared",
                  description="CNN image classifier of the 10 shapes (no text side; seed 0 packaged)")

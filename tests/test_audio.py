@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import mmeval
 from mmeval import (
     AttackOutput,
     Batch,
@@ -208,3 +209,49 @@ def test_an_attack_gets_cells_only_on_tasks_carrying_its_signal(tmp_path, host):
     with pytest.raises(IncompatibleComponentsError, match=r"attacks\[1\].*perturbs audio, but "
                                                           "the tasks carry only image"):
         plan(spec, host)
+
+
+class TestTinyTriModal(ModelContract):
+    model = "zoo/tiny-trimodal-shapes"
+
+
+def test_a_trimodal_model_is_attacked_on_each_signal_by_that_signals_attacks(tmp_path):
+    spec = {"name": "both", "output_dir": str(tmp_path / "run"),
+            "models": ["zoo/tiny-trimodal-shapes"],
+            "tasks": [{"dataset": {"name": "shapes", "params": {"n": 40}}, "label": "seen"},
+                      {"dataset": {"name": "sounds", "params": {"n": 40}}, "label": "heard",
+                       "objective": {"name": "zero-shot",
+                                     "params": {"template": "this is the sound of a {}"}}}],
+            "attacks": ["clean",
+                        {"name": "mmeval/pgd", "label": "image pgd", "params": {"eps": 8 / 255}},
+                        {"name": "mmeval/pgd", "label": "audio pgd",
+                         "params": {"modality": "audio", "eps": 0.02}}],
+            "run": {"batch_size": 20, "progress": False}}
+    result = evaluate(spec)
+    acc = {(c["task"], c["attack"]): c["metrics"]["robust-accuracy"]["value"] for c in result.cells}
+    assert set(acc) == {("seen", "clean"), ("seen", "image pgd"), ("heard", "clean"),
+                        ("heard", "audio pgd")}
+    assert acc[("seen", "clean")] >= 0.6 and acc[("heard", "clean")] >= 0.6, acc
+    assert acc[("seen", "image pgd")] < acc[("seen", "clean")]
+    assert acc[("heard", "audio pgd")] < acc[("heard", "clean")]
+
+
+def test_the_seed_question_compares_paired_seeds():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "seed_question_audio.py"
+    spec = importlib.util.spec_from_file_location("seed_question_audio", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    the_plan = plan(example.SPEC)
+    assert {c.info.model for c in the_plan.cells} == {f"{v} s{s}" for v in example.VARIANTS
+                                                       for s in example.SEEDS}
+    values = {"image-text": [0.50, 0.60, 0.55], "+audio": [0.60, 0.62, 0.70]}
+    cells = [{"model": f"{v} s{s}", "attack": "pgd 1/255",
+              "metrics": {"robust-accuracy": {"value": values[v][i], "low": 0, "high": 1, "n": 9}}}
+             for v in values for i, s in enumerate(example.SEEDS)]
+    table = example.compare(mmeval.RunResult(Path("."), {"cells": cells, "groups": []}))
+    row = table.splitlines()[2]
+    # paired differences 10, 2, 15: mean 9.0, t(2) * sd / sqrt(3) = 4.303 * 6.557 / 1.732 = 16.3
+    assert "50.0 / 60.0 / 55.0" in row and "55.0 ± 12.4" in row and "+9.0 ± 16.3" in row, row

@@ -33,6 +33,7 @@ from .shapes import (
     SIZES,
     Attributes,
     ClassSet,
+    ShapesDataset,
     class_names,
     draw_attributes,
     label_of,
@@ -112,35 +113,22 @@ class SoundsParams(Params):
     captions_per_sample: int = Field(default=5, ge=1, le=len(CAPTION_TEMPLATES))
 
 
-class SoundsDataset:
-    """The shapes world as sound; sample ``i`` depends only on (seed, i)."""
+class SoundsDataset(ShapesDataset):
+    """The shapes world's scenes heard: sample ``i`` is shapes sample ``i`` of the same seed (its
+    attributes, label and captions), rendered as sound."""
 
-    Params = SoundsParams
-    objectives: ClassVar[tuple[str, ...]] = ("classification", "retrieval")
+    Params = SoundsParams  # type: ignore[assignment]
     modality: ClassVar[str] = "audio"
-    #: what the zoo models were trained on (a text attack with the zoo MLM fits it only)
-    domain: ClassVar[str] = "shapes"
     #: zero-shot prompts for ``templates="dataset"``
     templates: ClassVar[tuple[str, ...]] = ("this is the sound of a {}",)
+    params: SoundsParams  # type: ignore[assignment]
 
     def __init__(self, params: SoundsParams | None = None) -> None:
         self.params = params or SoundsParams()
         self.class_names = class_names(self.params.classes)
 
-    def __len__(self) -> int:
-        return self.params.n
-
     def sample_id(self, index: int) -> str:
         return f"sounds-{self.params.seed}-{index:06d}"
-
-    def _rng(self, index: int) -> np.random.Generator:
-        return np.random.default_rng([self.params.seed, index])
-
-    def attributes(self, index: int) -> Attributes:
-        return draw_attributes(self._rng(index))
-
-    def label(self, index: int) -> int:
-        return label_of(self.attributes(index), self.params.classes)
 
     def texts(self, index: int) -> tuple[str, ...]:
         return self.attributes(index).captions(self.params.captions_per_sample)

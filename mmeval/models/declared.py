@@ -6,6 +6,7 @@ the adapters in ``open_clip`` and ``hf_clip`` subclass these declarations."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -25,12 +26,14 @@ def is_path(pretrained: str | None) -> bool:
 
 def architectures() -> set[str]:
     """open_clip's architecture names (what ``open_clip.list_models()`` returns with mmeval's
-    configs added), read from the config files without importing open_clip."""
+    configs added: those with a ``vision_cfg``, the others are the zoo's own architectures), read
+    from the config files without importing open_clip."""
     spec = importlib.util.find_spec("open_clip")
-    dirs = [CONFIG_DIR]
+    dirs = []
     if spec is not None and spec.submodule_search_locations:
         dirs += [Path(p) / "model_configs" for p in spec.submodule_search_locations]
-    return {f.stem for d in dirs for f in d.glob("*.json")}
+    ours = {f.stem for f in CONFIG_DIR.glob("*.json") if "vision_cfg" in json.loads(f.read_text())}
+    return ours | {f.stem for d in dirs for f in d.glob("*.json")}
 
 
 class OpenCLIPParams(Params):

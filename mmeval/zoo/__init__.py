@@ -52,7 +52,13 @@ class ZooEntry:
     sources: tuple[str, ...]
     #: the data it was trained on: it fits datasets declaring this ``domain`` only
     domain: str | None = None
+    #: whether seed 0 ships with the package (False: every seed trains on first use)
+    ships: bool = True
 
+
+TRIMODAL_SOURCES = ("zoo/tiny_trimodal.py", "zoo/tiny_clap.py", "zoo/contrastive.py",
+                    "zoo/configs/mmeval-tiny-trimodal.json", "models/audio.py", "data/sounds.py",
+                    "data/shapes.py")
 
 ENTRIES = {
     "tiny-clip-shapes": ZooEntry(
@@ -66,8 +72,16 @@ ENTRIES = {
     "tiny-clap-shapes": ZooEntry(
         "tiny-clap-shapes", "audio-text model (log-mel CNN + text transformer) on sounds",
         "mmeval.zoo.tiny_clap:build", "mmeval.zoo.tiny_clap:load",
-        ("zoo/tiny_clap.py", "zoo/configs/mmeval-tiny-clap.json", "models/audio.py",
-         "data/sounds.py", "data/shapes.py"), "shapes"),
+        ("zoo/tiny_clap.py", "zoo/contrastive.py", "zoo/configs/mmeval-tiny-clap.json",
+         "models/audio.py", "data/sounds.py", "data/shapes.py"), "shapes"),
+    "tiny-trimodal-shapes": ZooEntry(
+        "tiny-trimodal-shapes", "image, audio and text towers, each aligned to the captions",
+        "mmeval.zoo.tiny_trimodal:build_trimodal", "mmeval.zoo.tiny_trimodal:load_trimodal",
+        TRIMODAL_SOURCES, "shapes"),
+    "tiny-imagetext-shapes": ZooEntry(
+        "tiny-imagetext-shapes", "the tri-modal model's control: image-text only, same budget",
+        "mmeval.zoo.tiny_trimodal:build_imagetext", "mmeval.zoo.tiny_trimodal:load_imagetext",
+        TRIMODAL_SOURCES, "shapes", ships=False),
     "tiny-classifier-shapes": ZooEntry(
         "tiny-classifier-shapes", "CNN image classifier of the 10 shapes (Multi-Shield's classifier)",
         "mmeval.zoo.tiny_classifier:build", "mmeval.zoo.tiny_classifier:load",

@@ -4,7 +4,7 @@ models in ``tiny_clip``, ``tiny_clap`` and ``tiny_classifier`` subclass these de
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -53,28 +53,54 @@ class TinyClassifierDeclared:
         return {"zoo": recipe("tiny-classifier-shapes")["hash"]}
 
 
-class TinyCLAPParams(Params):
+class PretrainedParams(Params):
     seed: int = Field(default=0, ge=0, description="training seed (different seeds: different models)")
     pretrained: str | None = Field(
         default=None, json_schema_extra=INPUT, description="a safetensors file of this "
         "architecture to load instead (what `mmeval train` writes); None: the zoo's weights")
 
 
-class TinyCLAPDeclared:
-    """Tiny audio-text model (CLAP-style) trained offline on the sounds world (seed 0 ships with
-    the package)."""
+TinyCLAPParams = TinyTriModalParams = PretrainedParams
 
-    Params = TinyCLAPParams
-    capabilities = frozenset({"audio", "text"})
 
-    @staticmethod
-    def inputs(params: TinyCLAPParams) -> dict[str, str]:
+class ZooModelDeclared:
+    """A zoo model that can also load a checkpoint of its architecture (``pretrained``)."""
+
+    Params = PretrainedParams
+    zoo_name: ClassVar[str]
+
+    @classmethod
+    def inputs(cls, params: PretrainedParams) -> dict[str, str]:
         """The recipe the weights come from: part of every cell id (a checkpoint is
         fingerprinted by its content instead)."""
-        return {} if params.pretrained else {"zoo": recipe("tiny-clap-shapes")["hash"]}
+        return {} if params.pretrained else {"zoo": recipe(cls.zoo_name)["hash"]}
 
     @staticmethod
-    def preflight(params: TinyCLAPParams) -> None:
+    def preflight(params: PretrainedParams) -> None:
         if params.pretrained and not Path(params.pretrained).expanduser().is_file():
             raise ModelLoadError(f"checkpoint '{params.pretrained}' is not a file; pass the "
                                  "safetensors file `mmeval train` wrote")
+
+
+class TinyCLAPDeclared(ZooModelDeclared):
+    """Tiny audio-text model (CLAP-style) trained offline on the sounds world (seed 0 ships with
+    the package)."""
+
+    zoo_name = "tiny-clap-shapes"
+    capabilities = frozenset({"audio", "text"})
+
+
+class TinyTriModalDeclared(ZooModelDeclared):
+    """Tiny image-audio-text model, each signal aligned to the captions (ImageBind-style), trained
+    offline on the shapes world seen and heard (seed 0 ships with the package)."""
+
+    zoo_name = "tiny-trimodal-shapes"
+    capabilities = frozenset({"image", "audio", "text"})
+
+
+class TinyImageTextDeclared(ZooModelDeclared):
+    """The tri-modal model's control: the same architecture and budget trained on image-text
+    pairs only (trained on first use)."""
+
+    zoo_name = "tiny-imagetext-shapes"
+    capabilities = frozenset({"image", "text"})

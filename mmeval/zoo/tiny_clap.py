@@ -12,9 +12,10 @@ tokenizer); 128-d joint space.
 Training data: 20k sounds (dataset seeds 1000 + seed, disjoint from evaluation seeds < 1000) paired
 with their five captions and, 30% of the time, a prompt-style partial description ("this is the
 sound of a red circle"), so zero-shot prompts fall inside the text distribution. Symmetric InfoNCE
-(Radford et al., ICML 2021), AdamW, warm-up + cosine. The spectrograms are computed once before
-training (the front end has no parameters). As for the tiny CLIP, the token-embedding rows no
-training text uses are redrawn as random signs times 0.02 so the checkpoint compresses.
+(Radford et al., ICML 2021), AdamW, warm-up + cosine (:mod:`mmeval.zoo.contrastive`). The
+spectrograms are computed once before training (the front end has no parameters). As for the tiny
+CLIP, the token-embedding rows no training text uses are redrawn as random signs times 0.02 so the
+checkpoint compresses.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..models.open_clip import import_open_clip
 from ..models.trainable import Trainable
 from ..progress import progress as progress_bar
 from ..protocols import AudioSpec
+from .contrastive import compress_untrained_rows, info_nce, learning_rate, pick_captions
 from .declared import TinyCLAPDeclared, TinyCLAPParams
 
 CONFIG = Path(__file__).parent / "configs" / "mmeval-tiny-clap.json"
@@ -43,8 +45,6 @@ STEPS = 900
 BATCH = 128
 LR = 2e-3
 WARMUP = 100
-PROMPT_SHARE = 0.3
-TOKEN_INIT_STD = 0.02
 CHECKPOINT = "tiny_clap.safetensors"
 
 
@@ -130,26 +130,19 @@ def build(out_dir: Path, seed: int, progress: bool = True) -> dict[str, Any]:
                 mels.append(net.audio.features(torch.stack(chunk)))
             chunk = []
     mel = torch.cat(mels)
-    n_caps, n_full = len(texts[0]), ds.params.captions_per_sample
-    tokens = tokenizer([t for ts in texts for t in ts]).view(len(ds), n_caps, -1)
+    tokens = tokenizer([t for ts in texts for t in ts]).view(len(ds), len(texts[0]), -1)
     opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=0.05)
     g = torch.Generator().manual_seed(seed)
     net.train()
     bar = progress_bar(range(STEPS), desc="tiny-clap: training", unit="step", enabled=progress)
     loss_value = math.nan
     for step in bar:
-        lr = LR * min(1.0, (step + 1) / WARMUP) * 0.5 * (1 + math.cos(math.pi * step / STEPS))
         for group in opt.param_groups:
-            group["lr"] = lr
+            group["lr"] = learning_rate(step, STEPS, LR, WARMUP)
         idx = torch.randint(0, len(ds), (BATCH,), generator=g)
-        full = torch.randint(0, n_full, (BATCH,), generator=g)
-        prompt = torch.randint(n_full, n_caps, (BATCH,), generator=g)
-        which = torch.where(torch.rand(BATCH, generator=g) < PROMPT_SHARE, prompt, full)
-        fa = F.normalize(net.audio.forward_features(mel[idx]), dim=-1)
-        ft = F.normalize(net.text(tokens[idx, which]), dim=-1)
-        logits = net.logit_scale.exp() * fa @ ft.T
-        target = torch.arange(BATCH)
-        loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+        text = pick_captions(tokens, idx, ds.params.captions_per_sample, g)
+        loss = info_nce(net.audio.forward_features(mel[idx]), net.text(text),
+                        net.logit_scale.exp())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -158,16 +151,10 @@ def build(out_dir: Path, seed: int, progress: bool = True) -> dict[str, Any]:
         loss_value = loss.item()
         bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
     net.eval()
-    embedding = net.text.token_embedding
-    untrained = torch.ones(embedding.num_embeddings, dtype=torch.bool)
-    untrained[tokens.unique()] = False
-    signs = torch.randint(0, 2, (int(untrained.sum()), embedding.embedding_dim),
-                          generator=torch.Generator().manual_seed(seed)) * 2 - 1
-    with torch.no_grad():
-        embedding.weight[untrained] = TOKEN_INIT_STD * signs.float()
+    trained = compress_untrained_rows(net.text.token_embedding, tokens, seed)
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, out_dir / CHECKPOINT)
     return {"steps": STEPS, "batch": BATCH, "train_sounds": TRAIN_SOUNDS,
-            "final_loss": round(loss_value, 4), "trained_tokens": int((~untrained).sum()),
+            "final_loss": round(loss_value, 4), "trained_tokens": trained,
             "checkpoint": CHECKPOINT}
 
 
