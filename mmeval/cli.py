@@ -164,9 +164,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         limit = f", first {task.limit}" if task.limit else ""
         print(f"  task {task.label}: {task.dataset.name} x {task.objective.name}{limit}{suite}")
     for cell in the_plan.cells:
-        threat = cell.info.threat
-        budget = (f", {threat.norm} eps {255 * threat.eps:.3g}/255"
-                  if cell.info.role != "clean" and threat.norm and threat.eps is not None else "")
+        budget = cell.info.threat.budget() if cell.info.role != "clean" else ""
+        budget = f", {budget}" if budget else ""
         print(f"  {cell.id}  {cell.label}  [{cell.info.role}{budget}]")
     for w in the_plan.warnings:
         print(f"warning: {w}")

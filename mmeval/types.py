@@ -152,6 +152,18 @@ class ThreatModel:
     max_word_fraction: float | None = None
     snr_db: float | None = None
 
+    def budget(self) -> str:
+        """The signal budget in words, in the signal's units: ``linf eps 4/255`` for images,
+        ``linf eps 0.002, SNR >= 30 dB`` for audio; empty without one."""
+        parts = []
+        if self.norm and self.eps is not None:
+            image = signal_of(self.modality) == "image"
+            parts.append(f"{self.norm} eps " + (f"{255 * self.eps:.3g}/255" if image
+                                                else f"{self.eps:.3g}"))
+        if self.snr_db is not None:
+            parts.append(f"SNR >= {self.snr_db:g} dB")
+        return ", ".join(parts)
+
 
 @dataclass(frozen=True)
 class AttackOutput:
