@@ -95,7 +95,7 @@ def test_verification_refuses_audio_outside_its_budget():
     with pytest.raises(ThreatModelViolation, match="exceeds eps"):
         verify_output(tm, batch, AttackOutput(audio=x + 0.02))
     loud = x + 0.009 * torch.sign(torch.randn_like(x))
-    with pytest.raises(ThreatModelViolation, match="SNR .* below the 20 dB budget"):
+    with pytest.raises(ThreatModelViolation, match="SNR .* below the 40 dB budget"):
         verify_output(ThreatModel("audio", "linf", 0.01, snr_db=40.0), batch, AttackOutput(audio=loud))
     with pytest.raises(ThreatModelViolation, match=r"leave \[-1, 1\]"):
         verify_output(tm, batch, AttackOutput(audio=torch.full_like(x, 1.5)))
