@@ -19,6 +19,10 @@ def mmeval_register_models(registry: KindRegistry) -> None:
     registry.add("hf/siglip", "mmeval.models.hf_clip:HFSigLIP",
                  declared="mmeval.models.declared:HFDeclared",
                  description="transformers SiglipModel from a model id or local directory")
+    registry.add("hf/clap", "mmeval.models.hf_clap:HFCLAP",
+                 declared="mmeval.models.declared:HFClapDeclared",
+                 description="transformers ClapModel (audio-text) from a model id or local "
+                 "directory")
     registry.add("zoo/tiny-clip-shapes", "mmeval.zoo.tiny_clip:TinyCLIP",
                  declared="mmeval.zoo.declared:TinyCLIPDeclared",
                  description="Tiny open_clip CLIP trained offline on shapes (seed 0 packaged)")

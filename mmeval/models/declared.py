@@ -124,3 +124,27 @@ class HFDeclared:
         check_source(params.model, params.revision, ("config.json",), "model config")
         check_source(params.tokenizer or params.model, params.revision, TOKENIZER_FILES,
                      "tokenizer files")
+
+
+class HFClapParams(Params):
+    model: str = Field(description="transformers model id (cached locally) or a local directory "
+                       "holding the ClapModel and its ClapProcessor", json_schema_extra=INPUT)
+    tokenizer: str | None = Field(default=None, description="tokenizer id or directory; default: model",
+                                  json_schema_extra=INPUT)
+    revision: str | None = None
+
+
+class HFClapDeclared:
+    """A transformers ClapModel (audio-text) from a model id or local directory."""
+
+    Params = HFClapParams
+    capabilities = frozenset({"audio", "text"})
+
+    @classmethod
+    def preflight(cls, params: HFClapParams) -> None:
+        """The model, its feature extractor and its tokenizer are on disk."""
+        check_source(params.model, params.revision, ("config.json",), "model config")
+        check_source(params.model, params.revision, ("preprocessor_config.json",),
+                     "feature extractor config")
+        check_source(params.tokenizer or params.model, params.revision, TOKENIZER_FILES,
+                     "tokenizer files")
