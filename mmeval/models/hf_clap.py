@@ -14,8 +14,8 @@ fusion mode the model takes that log-mel four times over (what the extractor giv
 than its maximum, with ``is_longer`` False; the extractor itself flags one random sample of a
 batch without long audio as longer, a training quirk of LAION-CLAP that makes a sample's embedding
 depend on the batch, which the adapter does not reproduce). Cropping long audio differs from the
-extractor's fusion of random crops, which is not deterministic either. ``tests/test_hf_clap.py`` checks features and
-embeddings against ``ClapProcessor``'s.
+extractor's fusion of random crops, which is not deterministic either. ``tests/test_hf_clap.py``
+checks features and embeddings against ``ClapProcessor``'s.
 """
 
 from __future__ import annotations
