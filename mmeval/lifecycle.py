@@ -15,8 +15,9 @@ from .attacks.base import attack_mode
 from .autobatch import auto_batch_size
 from .compilation import compile_image_side, compile_mode
 from .devices import autocast
+from .errors import DataError
 from .planning import Cell, Resolved, Task
-from .protocols import Dataset, Objective, VLModel
+from .protocols import AudioSpec, Dataset, Objective, VLModel
 from .spec import RunSettings, stable_hash
 from .types import Batch
 
@@ -54,6 +55,7 @@ class Lifecycle:
     def objective(self, key: str, model: VLModel, task: Task, dataset: Dataset) -> Objective:
         """``task``'s objective prepared for the model ``key`` names, once per model and task."""
         if (key, task.index) not in self.objectives:
+            check_sample_rate(model, task, dataset)
             self.say(f"preparing {task.objective.name} on task {task.label} (embedding its "
                      "prompts or captions once for this model)")
             objective = task.objective.build()
@@ -85,3 +87,17 @@ class Lifecycle:
         if cell.attack.source is not None:
             key["model"] = cell.attack.source.definition()
         return auto_batch_size({**key, "precision": self.settings.precision}, self.device, step)
+
+
+def check_sample_rate(model: VLModel, task: Task, dataset: Dataset) -> None:
+    """DataError unless an audio task's sample rate is the one the model's audio side takes:
+    waveforms are never resampled behind the user's back."""
+    spec = getattr(model, "input_specs", {}).get(task.modality)
+    if not isinstance(spec, AudioSpec) or not len(dataset):
+        return
+    rate = dataset[0].sample_rate
+    if rate != spec.sample_rate:
+        raise DataError(f"{task.dataset.path}: dataset '{task.dataset.name}' gives {rate} Hz "
+                        f"audio, but the model takes {spec.sample_rate} Hz; give the dataset "
+                        f"that sample rate (e.g. sample_rate: {spec.sample_rate}) or resample it "
+                        "(mmeval does not)")

@@ -255,3 +255,13 @@ def test_the_seed_question_compares_paired_seeds():
     row = table.splitlines()[2]
     # paired differences 10, 2, 15: mean 9.0, t(2) * sd / sqrt(3) = 4.303 * 6.557 / 1.732 = 16.3
     assert "50.0 / 60.0 / 55.0" in row and "55.0 ± 12.4" in row and "+9.0 ± 16.3" in row, row
+
+
+def test_audio_at_another_sample_rate_fails_its_cells_with_the_rates_named(tmp_path):
+    spec = _audio_spec(str(tmp_path / "run"), ["clean"], n=4)
+    spec["tasks"] = spec["tasks"][:1]
+    spec["tasks"][0]["dataset"]["params"]["sample_rate"] = 16000
+    result = evaluate(spec)
+    [cell] = result.cells
+    assert cell["status"] == "failed"
+    assert "gives 16000 Hz audio, but the model takes 8000 Hz" in cell["error"]
