@@ -126,3 +126,25 @@ def test_the_kl_caption_goal_by_hand():
     by_hand = float((p * (p / q).log()).sum())
     got = kl_from(clean)(cand)
     assert got[0].abs() < 1e-7 and abs(float(got[1]) - by_hand) < 1e-6 and by_hand > 0.1
+
+
+def test_runs_on_audio_text_tasks_against_the_waveforms_embeddings(tmp_path):
+    prompt = {"template": "this is the sound of a {}"}
+    spec = {"name": "vlm-audio", "models": ["zoo/tiny-clap-shapes"],
+            "tasks": [{"dataset": {"name": "sounds", "params": {"n": 10, "classes": "shape"}},
+                       "objective": {"name": "zero-shot", "params": prompt}, "label": "s10"},
+                      {"dataset": {"name": "sounds", "params": {"n": 6}}, "objective": "retrieval",
+                       "label": "ret"}],
+            "attacks": ["clean", "textattack/bert-attack-vlm", "textattack/bert-attack"],
+            "metrics": ["robust-accuracy", "tr@1", "words-perturbed"],
+            "run": {"batch_size": 5, "progress": False}}
+    result = evaluate(spec, out=tmp_path)
+    assert {c["status"] for c in result.cells} == {"done"}, [c["error"] for c in result.cells]
+    for attack in ("textattack/bert-attack-vlm", "textattack/bert-attack"):
+        assert result.metric("robust-accuracy", task="s10", attack=attack).value < \
+            result.metric("robust-accuracy", task="s10", attack="clean").value
+    with Store(tmp_path) as store:
+        attacked = [r for c in result.cells if c["attack"] != "clean"
+                    for r in store.records(c["id"])]
+    assert all(r.linf == 0 and r.extra["snr_db"] is None for r in attacked)  # waveforms untouched
+    assert any(r.extra.get("words_changed", 0) > 0 for r in attacked)
