@@ -5,8 +5,8 @@ rhythm = position; docs/models-and-data.md). Zero-shot classification of the 10 
 the 3 loudness levels, and audio-text retrieval, clean and under PGD on the waveform: an L-inf
 budget in full-scale amplitude units (0.002 is -54 dBFS, 0.01 is -40 dBFS; the sounds peak at
 0.2-0.7) and the largest of them with a 30 dB signal-to-noise floor, the kind of budget audio
-papers quote. The tiny
-audio-text model ships with mmeval; the run takes about a minute on 2 CPU cores.
+papers quote. The tiny audio-text model ships with mmeval; the run takes about 2 minutes on 2 CPU
+cores (results: docs/results-audio.md).
 
     mmeval run examples/audio_shapes.py
 """

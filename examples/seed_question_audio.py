@@ -10,8 +10,9 @@ optimizer and schedule (``mmeval/zoo/tiny_trimodal.py``):
 
 Both are evaluated on images only: zero-shot classification of the 10 shapes (500 held-out
 scenes), clean and under PGD-10 at 1, 2 and 4/255, for training seeds 0, 1 and 2. The models
-train on first use and are cached (about 3 minutes each on 2 CPU cores; seed 0 of the
-tri-modal model ships with the package).
+train on first use and are cached (2 minutes for an image-text model, 4 for a tri-modal one on
+2 CPU cores; seed 0 of the tri-modal model ships with the package): the whole script took 14.5
+minutes from an empty cache.
 
     mmeval run examples/seed_question_audio.py      # the evaluation (report per model)
     python examples/seed_question_audio.py          # the same, then the comparison over seeds

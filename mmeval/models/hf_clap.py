@@ -31,8 +31,7 @@ from torch import nn
 from ..errors import ModelLoadError
 from ..protocols import AudioSpec
 from .declared import HFClapDeclared, HFClapParams
-from .hf_clip import _transformers
-from .trainable import Trainable
+from .hf_clip import PretrainedDirectory, _transformers
 
 
 class ClapFeatures(nn.Module):
@@ -67,14 +66,13 @@ class ClapFeatures(nn.Module):
         return logmel.unsqueeze(1).expand(-1, 4, -1, -1) if self.fusion else logmel.unsqueeze(1)
 
 
-class HFCLAP(HFClapDeclared, Trainable, nn.Module):
+class HFCLAP(HFClapDeclared, PretrainedDirectory, nn.Module):
     """transformers ``ClapModel``: [-1, 1] waveforms at the extractor's sampling rate and texts
     in, L2-normalized embeddings out."""
 
     audio_prefixes = ("model.audio_model.", "model.audio_projection.")
     image_prefixes = ()
     scale_names = ("model.logit_scale_a", "model.logit_scale_t")
-    checkpoint_file = "model.safetensors"
 
     def __init__(self, params: HFClapParams) -> None:
         super().__init__()
@@ -117,20 +115,8 @@ class HFCLAP(HFClapDeclared, Trainable, nn.Module):
     def trainable_logit_scale(self) -> torch.Tensor:
         return self.model.logit_scale_a.exp()
 
-    def checkpoint_module(self) -> nn.Module:
-        return self.model
-
-    def save_checkpoint(self, directory: str | Path) -> dict[str, Any]:
-        """A transformers model directory (safetensors weights, config, tokenizer, extractor)."""
-        out = Path(directory) / "hf"
-        self.model.save_pretrained(out, safe_serialization=True)
-        self.tokenizer.save_pretrained(out)
-        self.extractor.save_pretrained(out)
-        return self.checkpoint_ref(out)
-
-    def load_checkpoint(self, path: str | Path) -> None:
-        path = Path(path)
-        super().load_checkpoint(path / self.checkpoint_file if path.is_dir() else path)
+    def saved_with(self) -> list[Any]:
+        return [self.tokenizer, self.extractor]
 
     def checkpoint_ref(self, path: Path) -> dict[str, Any]:
         return {"name": "hf/clap", "params": {"model": str(path)}}

@@ -29,7 +29,35 @@ def _transformers() -> Any:
     return transformers
 
 
-class HFDualEncoder(HFDeclared, Trainable, nn.Module):
+class PretrainedDirectory(Trainable):
+    """Checkpoints as a transformers model directory: the model's ``save_pretrained`` (safetensors)
+    beside its tokenizer's and whatever else :meth:`saved_with` names; loaded back from the
+    directory or its weights file."""
+
+    model: Any
+    tokenizer: Any
+    checkpoint_file = "model.safetensors"
+
+    def saved_with(self) -> list[Any]:
+        """What else is saved into the directory (objects with ``save_pretrained``)."""
+        return [self.tokenizer]
+
+    def save_checkpoint(self, directory: str | Path) -> dict[str, Any]:
+        out = Path(directory) / "hf"
+        self.model.save_pretrained(out, safe_serialization=True)
+        for part in self.saved_with():
+            part.save_pretrained(out)
+        return self.checkpoint_ref(out)
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        path = Path(path)
+        super().load_checkpoint(path / self.checkpoint_file if path.is_dir() else path)
+
+    def checkpoint_module(self) -> nn.Module:
+        return self.model
+
+
+class HFDualEncoder(HFDeclared, PretrainedDirectory, nn.Module):
     """Shared adapter for transformers dual encoders: [0, 1] images in; resize + normalize inside."""
 
     model_class: ClassVar[str]
@@ -40,7 +68,6 @@ class HFDualEncoder(HFDeclared, Trainable, nn.Module):
     registry_name: ClassVar[str]
     image_prefixes = ("model.vision_model.", "model.visual_projection.")
     scale_names = ("model.logit_scale", "model.logit_bias")
-    checkpoint_file = "model.safetensors"
 
     def __init__(self, params: HFParams) -> None:
         super().__init__()
@@ -111,20 +138,6 @@ class HFDualEncoder(HFDeclared, Trainable, nn.Module):
         feats = self.model.get_text_features(input_ids=tokens["input_ids"],
                                              attention_mask=tokens.get("attention_mask"))
         return F.normalize(feats, dim=-1)
-
-    def checkpoint_module(self) -> nn.Module:
-        return self.model
-
-    def save_checkpoint(self, directory: str | Path) -> dict[str, Any]:
-        """A transformers model directory (safetensors weights, config, tokenizer)."""
-        out = Path(directory) / "hf"
-        self.model.save_pretrained(out, safe_serialization=True)
-        self.tokenizer.save_pretrained(out)
-        return self.checkpoint_ref(out)
-
-    def load_checkpoint(self, path: str | Path) -> None:
-        path = Path(path)
-        super().load_checkpoint(path / self.checkpoint_file if path.is_dir() else path)
 
     def checkpoint_ref(self, path: Path) -> dict[str, Any]:
         params: dict[str, Any] = {"model": str(path)}

@@ -6,6 +6,7 @@ uses."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +41,30 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> torch.Ten
     logits = scale * F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T
     target = torch.arange(len(a), device=a.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor,
+                   log_scale: nn.Parameter) -> float:
+    """One update on ``loss``, the log logit scale then clamped to [0, log 100] (CLIP's cap);
+    returns the loss."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    with torch.no_grad():
+        log_scale.clamp_(0, math.log(100))
+    return loss.item()
+
+
+def save_trained(net: nn.Module, tokens: torch.Tensor, seed: int, path: Path) -> int:
+    """``net`` in eval mode with its untrained token rows compressed
+    (:func:`compress_untrained_rows` of ``net.text.token_embedding``), saved as safetensors at
+    ``path``; returns how many token rows were trained."""
+    from safetensors.torch import save_file
+
+    net.eval()
+    trained = compress_untrained_rows(net.text.token_embedding, tokens, seed)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, path)
+    return trained
 
 
 def compress_untrained_rows(embedding: nn.Embedding, used: torch.Tensor, seed: int) -> int:

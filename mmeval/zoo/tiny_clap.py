@@ -24,7 +24,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +36,7 @@ from ..models.open_clip import import_open_clip
 from ..models.trainable import Trainable
 from ..progress import progress as progress_bar
 from ..protocols import AudioSpec
-from .contrastive import compress_untrained_rows, info_nce, learning_rate, pick_captions
+from .contrastive import info_nce, learning_rate, optimizer_step, pick_captions, save_trained
 from .declared import TinyCLAPDeclared, TinyCLAPParams
 
 CONFIG = Path(__file__).parent / "configs" / "mmeval-tiny-clap.json"
@@ -109,8 +109,6 @@ def prompt_texts(ds: SoundsDataset, index: int) -> list[str]:
 
 def build(out_dir: Path, seed: int, progress: bool = True) -> dict[str, Any]:
     """Train the tiny CLAP and save its state dict as safetensors in ``out_dir``."""
-    from safetensors.torch import save_file
-
     cfg = _config()
     torch.manual_seed(seed)
     net = TinyCLAPNet(cfg)
@@ -143,16 +141,9 @@ def build(out_dir: Path, seed: int, progress: bool = True) -> dict[str, Any]:
         text = pick_captions(tokens, idx, ds.params.captions_per_sample, g)
         loss = info_nce(net.audio.forward_features(mel[idx]), net.text(text),
                         net.logit_scale.exp())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            net.logit_scale.clamp_(0, math.log(100))
-        loss_value = loss.item()
+        loss_value = optimizer_step(opt, loss, net.logit_scale)
         bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
-    net.eval()
-    trained = compress_untrained_rows(net.text.token_embedding, tokens, seed)
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, out_dir / CHECKPOINT)
+    trained = save_trained(net, tokens, seed, out_dir / CHECKPOINT)
     return {"steps": STEPS, "batch": BATCH, "train_sounds": TRAIN_SOUNDS,
             "final_loss": round(loss_value, 4), "trained_tokens": trained,
             "checkpoint": CHECKPOINT}
@@ -165,30 +156,34 @@ class TinyCLAP(TinyCLAPDeclared, Trainable, nn.Module):
     ``net.audio``, the checkpoint the state dict of ``net``."""
 
     audio_prefixes = ("net.audio.",)
-    image_prefixes = ()
+    image_prefixes: ClassVar[tuple[str, ...]] = ()
     scale_names = ("net.logit_scale",)
     checkpoint_file = CHECKPOINT
+    #: the architecture config and the network it builds (a model with more towers sets its own)
+    config: ClassVar[Path] = CONFIG
+    network: ClassVar[type[nn.Module]] = TinyCLAPNet
 
     def __init__(self, params: TinyCLAPParams | None = None, *, load: bool = True) -> None:
         super().__init__()
         self.params = params or TinyCLAPParams()
-        cfg = _config()
+        cfg = json.loads(self.config.read_text())
         audio = cfg["audio_cfg"]
-        self.input_specs = {"audio": AudioSpec(audio["sample_rate"], audio["length"])}
-        self.net = TinyCLAPNet(cfg)
+        self.input_specs: dict[str, Any] = {
+            "audio": AudioSpec(audio["sample_rate"], audio["length"])}
+        self.net = self.network(cfg)
         self.tokenizer = _tokenizer(cfg)
         if load:
             from . import ensure
 
-            self.load_checkpoint(self.params.pretrained or
-                                 ensure("tiny-clap-shapes", seed=self.params.seed) / CHECKPOINT)
+            self.load_checkpoint(self.params.pretrained or ensure(
+                self.zoo_name, seed=self.params.seed) / self.checkpoint_file)
             self.eval()
 
     def checkpoint_module(self) -> nn.Module:
         return self.net
 
     def checkpoint_ref(self, path: Path) -> dict[str, Any]:
-        return {"name": "zoo/tiny-clap-shapes", "params": {"pretrained": str(path)}}
+        return {"name": f"zoo/{self.zoo_name}", "params": {"pretrained": str(path)}}
 
     @property
     def logit_scale(self) -> float:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +31,11 @@ from torch import nn
 from ..data.shapes import ShapesDataset, ShapesParams
 from ..data.sounds import SoundsDataset, SoundsParams
 from ..models.open_clip import import_open_clip
-from ..models.trainable import Trainable
 from ..progress import progress as progress_bar
-from ..protocols import AudioSpec, ImageSpec
-from .contrastive import compress_untrained_rows, info_nce, learning_rate, pick_captions
+from ..protocols import ImageSpec
+from .contrastive import info_nce, learning_rate, optimizer_step, pick_captions, save_trained
 from .declared import TinyImageTextDeclared, TinyTriModalDeclared, TinyTriModalParams
-from .tiny_clap import AudioTower
+from .tiny_clap import AudioTower, TinyCLAP
 
 CONFIG = Path(__file__).parent / "configs" / "mmeval-tiny-trimodal.json"
 TRAIN_SCENES = 10_000
@@ -78,8 +76,6 @@ def _scene_texts(ds: ShapesDataset, index: int) -> list[str]:
 
 
 def _build(out_dir: Path, seed: int, progress: bool, audio: bool) -> dict[str, Any]:
-    from safetensors.torch import save_file
-
     cfg = _config()
     torch.manual_seed(seed)
     net = TriModalNet(cfg)
@@ -119,16 +115,9 @@ def _build(out_dir: Path, seed: int, progress: bool, audio: bool) -> dict[str, A
         loss = info_nce(net.visual((images[idx].float() / 255 - mean) / std), text, scale)
         if mel is not None:
             loss = loss + info_nce(net.audio.forward_features(mel[idx]), text, scale)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            net.logit_scale.clamp_(0, math.log(100))
-        loss_value = loss.item()
+        loss_value = optimizer_step(opt, loss, net.logit_scale)
         bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
-    net.eval()
-    used = compress_untrained_rows(net.text.token_embedding, tokens, seed)
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, out_dir / CHECKPOINT)
+    used = save_trained(net, tokens, seed, out_dir / CHECKPOINT)
     return {"steps": STEPS, "batch": BATCH, "train_scenes": TRAIN_SCENES, "audio": audio,
             "final_loss": round(loss_value, 4), "trained_tokens": used,
             "checkpoint": CHECKPOINT}
@@ -144,64 +133,31 @@ def build_imagetext(out_dir: Path, seed: int, progress: bool = True) -> dict[str
     return _build(out_dir, seed, progress, audio=False)
 
 
-class TinyTriModal(TinyTriModalDeclared, Trainable, nn.Module):
+class TinyTriModal(TinyTriModalDeclared, TinyCLAP):
     """The tri-modal model as a VLModel: [0, 1] images (resized to 48 px and normalized inside),
-    [-1, 1] waveforms at 8 kHz and texts in, L2-normalized embeddings out."""
+    [-1, 1] waveforms at 8 kHz and texts in, L2-normalized embeddings out (the audio and text
+    sides, the logit scale and the checkpoint handling are the tiny CLAP's)."""
 
     MEAN = (0.48145466, 0.4578275, 0.40821073)  # open_clip's OpenAI mean and std
     STD = (0.26862954, 0.26130258, 0.27577711)
     image_prefixes = ("net.visual.",)
-    audio_prefixes = ("net.audio.",)
-    scale_names = ("net.logit_scale",)
     checkpoint_file = CHECKPOINT
+    config = CONFIG
+    network = TriModalNet
 
     def __init__(self, params: TinyTriModalParams | None = None, *, load: bool = True) -> None:
-        super().__init__()
-        self.params = params or TinyTriModalParams()
-        cfg = _config()
-        size = cfg["image_cfg"]["image_size"]
-        audio = cfg["audio_cfg"]
+        super().__init__(params, load=load)
+        size = _config()["image_cfg"]["image_size"]
         self.image_size = (size, size)
-        self.input_specs = {"image": ImageSpec(self.image_size, self.MEAN, self.STD),
-                            "audio": AudioSpec(audio["sample_rate"], audio["length"])}
-        self.net = TriModalNet(cfg)
-        self.tokenizer = import_open_clip().SimpleTokenizer(
-            context_length=cfg["text_cfg"]["context_length"])
+        self.input_specs["image"] = ImageSpec(self.image_size, self.MEAN, self.STD)
         self.register_buffer("mean", torch.tensor(self.MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(self.STD).view(1, 3, 1, 1), persistent=False)
-        if load:
-            from . import ensure
-
-            self.load_checkpoint(self.params.pretrained or
-                                 ensure(self.zoo_name, self.params.seed) / CHECKPOINT)
-            self.eval()
-
-    @property
-    def logit_scale(self) -> float:
-        return float(self.net.logit_scale.detach().exp())
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         if tuple(images.shape[-2:]) != self.image_size:
             images = F.interpolate(images, size=self.image_size, mode="bicubic",
                                    align_corners=False)
         return F.normalize(self.net.visual((images - self.mean) / self.std), dim=-1)
-
-    def encode_audio(self, waveforms: torch.Tensor) -> torch.Tensor:
-        length = self.net.audio.length
-        x = waveforms[:, :length]
-        if x.shape[1] < length:
-            x = F.pad(x, (0, length - x.shape[1]))
-        return F.normalize(self.net.audio(x), dim=-1)
-
-    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
-        tokens = self.tokenizer(list(texts)).to(self.mean.device)
-        return F.normalize(self.net.text(tokens), dim=-1)
-
-    def checkpoint_module(self) -> nn.Module:
-        return self.net
-
-    def checkpoint_ref(self, path: Path) -> dict[str, Any]:
-        return {"name": f"zoo/{self.zoo_name}", "params": {"pretrained": str(path)}}
 
 
 class TinyImageText(TinyImageTextDeclared, TinyTriModal):
