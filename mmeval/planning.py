@@ -11,6 +11,7 @@ infers a fact from a component's name or params."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from .errors import (
     SpecError,
 )
 from .plugins import PluginHost, get_host
+from .protocols import dataset_modality
 from .registry import Component, ComponentRegistry, Kind, identity
 from .spec import ComponentRef, EvalSpec, stable_hash, validate_spec
 from .types import ThreatModel, signal_of
@@ -47,9 +49,10 @@ FLAGS: dict[Kind, tuple[str, ...]] = {
 }
 
 
-#: flags added after plugins were written, with the value every earlier component meant: a dataset
-#: that does not declare its ``modality`` carries images
-LATER_FLAGS: dict[Kind, dict[str, Any]] = {"dataset": {"modality": "image"}}
+#: flags added after plugins were written, each read from a declaration by a function that gives
+#: the value every earlier component meant (a dataset that declares no ``modality`` carries images)
+LATER_FLAGS: dict[Kind, dict[str, Callable[[Any], Any]]] = {
+    "dataset": {"modality": dataset_modality}}
 
 
 def declared(comp: Component, flag: str, path: str) -> Any:
@@ -270,8 +273,7 @@ def resolve_ref(registry: ComponentRegistry, kind: Kind, ref: ComponentRef, path
     comp.check_variant(f"{path}.name")
     params = comp.validate_params(ref.params, f"{path}.params")
     flags = {f: declared(comp, f, path) for f in FLAGS[kind]}
-    flags |= {f: getattr(comp.declaration(), f, default)
-              for f, default in LATER_FLAGS.get(kind, {}).items()}
+    flags |= {f: read(comp.declaration()) for f, read in LATER_FLAGS.get(kind, {}).items()}
     preflight(comp, params, f"{path}.params")
     extra = getattr(comp.declaration(), "inputs", None)
     return Resolved(comp, params, ref.label or label or _default_label(ref), path, flags,
@@ -544,6 +546,7 @@ def _check_compatibility(
                     f"task '{task.label}' carries {task.modality}, but model '{model.name}' "
                     f"({model.path}) encodes only {sorted(caps)}; drop the model or the task",
                     task.dataset.path)
+    carried = sorted({t.modality for t in tasks})
     for attack in attacks:
         supported = attack.flags["objectives"]
         modality = declared[attack.path].threat.modality
@@ -555,7 +558,6 @@ def _check_compatibility(
                     f"attack '{attack.name}' supports objectives of kind {list(supported)}, but "
                     f"{task.objective.path} '{task.objective.name}' is of kind '{kind}'; "
                     f"drop the attack or the task", attack.path)
-        carried = sorted({t.modality for t in tasks})
         if signal is not None and signal not in carried:
             raise IncompatibleComponentsError(
                 f"attack '{attack.name}' perturbs {signal}, but the tasks carry only "

@@ -168,10 +168,10 @@ def verify_output(tm: ThreatModel, batch: Batch, out: AttackOutput,
     with its signal projected exactly onto the threat model. Raises ThreatModelViolation if
     anything is off by more than round-off."""
     modality = batch.modality
-    other = "audio" if modality == "image" else "image"
-    if out.signal(other) is not None:
-        raise ThreatModelViolation(f"the attack returned {FIELDS[other]} for a batch of "
-                                   f"{FIELDS[modality]}")
+    for other in FIELDS.keys() - {modality}:
+        if out.signal(other) is not None:
+            raise ThreatModelViolation(f"the attack returned {FIELDS[other]} for a batch of "
+                                       f"{FIELDS[modality]}")
     adv = _verify_signal(tm, modality, batch.signal, out.signal(modality))
     _verify_texts(tm, batch.texts, out.texts, "captions")
     if out.prompts is not None:

@@ -134,17 +134,16 @@ class HFClapParams(Params):
     revision: str | None = None
 
 
-class HFClapDeclared:
+class HFClapDeclared(HFDeclared):
     """A transformers ClapModel (audio-text) from a model id or local directory."""
 
-    Params = HFClapParams
+    Params = HFClapParams  # type: ignore[assignment]
     capabilities = frozenset({"audio", "text"})
 
     @classmethod
-    def preflight(cls, params: HFClapParams) -> None:
-        """The model, its feature extractor and its tokenizer are on disk."""
-        check_source(params.model, params.revision, ("config.json",), "model config")
+    def preflight(cls, params: HFClapParams) -> None:  # type: ignore[override]
+        """The model and its tokenizer are on disk (as for any transformers model), and its
+        feature extractor's config."""
+        super().preflight(params)  # type: ignore[arg-type]
         check_source(params.model, params.revision, ("preprocessor_config.json",),
                      "feature extractor config")
-        check_source(params.tokenizer or params.model, params.revision, TOKENIZER_FILES,
-                     "tokenizer files")
