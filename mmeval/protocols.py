@@ -71,7 +71,9 @@ class VLModel(Protocol):
     training: bool
 
     @property
-    def logit_scale(self) -> float: ...
+    def logit_scale(self) -> float | torch.Tensor:
+        """CLIP's ``logit_scale.exp()``: a float, or a 0-d tensor on the model's device, which
+        keeps the attack step free of host-device synchronisation."""
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor: ...
 

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from . import __version__, checks, examples
 from .attacks.base import check_signal
 from .attacks.compose import building
+from .compilation import compile_mode, compiled_steps
 from .data import Subset, select
 from .devices import autocast, resolve_device
 from .distributed import World, local_device, world
@@ -366,7 +367,7 @@ class _Runner:
         rng = BatchRandom(seeds, self.device)
         with torch.no_grad():
             clean = objective.evaluate(model, batch.signal, batch)
-        with autocast(self.device, precision):
+        with autocast(self.device, precision), compiled_steps(compile_mode(self.settings.compile)):
             out = attack(crafter.model, batch, crafter.objective, rng)
         adv_signal = out.signal(batch.modality)
         adv_signal = batch.signal if adv_signal is None else adv_signal

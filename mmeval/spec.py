@@ -132,8 +132,10 @@ class RunSettings(_Strict):
     precision: Literal["fp32", "bf16", "fp16"] = Field(default="fp32",
                                                        description="autocast for attack steps")
     compile: bool | CompileMode = Field(
-        default=False, description="torch.compile each model's image encoder (forward and "
-        "backward; `true`: mode `default`); pays off on a GPU over many attack steps")
+        default=False, description="torch.compile each PGD-family attack step whole (forward, "
+        "loss, input gradient, update, projection: one graph) and each model's image encoder "
+        "(`true`: mode `default`; `reduce-overhead` adds CUDA graphs); pays off on a GPU over "
+        "many attack steps")
     fail_fast: bool = Field(default=False, description="stop at the first failing cell")
     checks: ChecksSettings = Field(default_factory=ChecksSettings, description="sanity gates")
     progress: bool = Field(default=True, description="progress bars")

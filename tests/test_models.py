@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmeval import ModelLoadError, SpecError, create_model, plan
 from mmeval.models.open_clip import OpenCLIPModel, OpenCLIPParams, import_open_clip
@@ -178,3 +179,40 @@ def test_models_in_memory_are_wrapped_and_pass_the_contract(tmp_path):
     check_model_contract(mine.eval())
     with pytest.raises(ModelLoadError, match="wrap_hf takes a CLIPModel or SiglipModel"):
         wrap_hf(model, processor)
+
+
+class _Ops(TorchDispatchMode):
+    """The ATen operators a block runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: set[str] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.add(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+def _attention_ops(model) -> set[str]:
+    """The operators of an image tower's forward and input-gradient backward that attend."""
+    x = torch.rand(2, 3, 32, 32, requires_grad=True)
+    with _Ops() as seen:
+        model.encode_image(x).sum().backward()
+    return {op for op in seen.ops if "attention" in op or "softmax" in op}
+
+
+def test_vision_towers_attend_with_fused_scaled_dot_product_attention(tmp_path):
+    """The ViT towers of open_clip and transformers run fused SDPA kernels forward and backward
+    (what a compiled attack step then keeps), never a softmax of a materialized score matrix."""
+    (tmp_path / "mmeval-test-vit.json").write_text(json.dumps({
+        "embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2,
+                     "layers": 1}}))
+    import_open_clip().add_model_config(tmp_path)
+    models = {"openclip": create_model("openclip/mmeval-test-vit"),
+              "hf/clip": create_model("hf/clip", model=str(_tiny_hf_dir(tmp_path, "clip")))}
+    for name, model in models.items():
+        ops = _attention_ops(model.eval())
+        assert any(op.startswith("aten._scaled_dot_product") and "backward" in op for op in ops), \
+            (name, ops)
+        assert not any("softmax" in op for op in ops), (name, ops)

@@ -142,7 +142,7 @@ def test_low_precision_verdict_is_kept_but_fp32_is_scored(tmp_path):
     assert all(r.extra["adv_correct_bf16"] is False for r in right)
 
 
-def test_compiled_image_encoder_gives_the_same_outcomes(tmp_path):
+def test_a_compiled_run_gives_the_same_outcomes(tmp_path):
     from torch._dynamo.utils import counters
 
     spec = toy_spec()
@@ -150,7 +150,7 @@ def test_compiled_image_encoder_gives_the_same_outcomes(tmp_path):
     graphs = counters["stats"]["unique_graphs"]
     spec["run"]["compile"] = True
     compiled = evaluate(spec, out=tmp_path / "compiled")
-    assert counters["stats"]["unique_graphs"] > graphs  # the image encoder really was compiled
+    assert counters["stats"]["unique_graphs"] > graphs  # the step and encoder really were compiled
     for a, b in zip(eager.cells, compiled.cells, strict=True):
         assert a["id"] == b["id"]  # compilation does not change what a cell is
         with Store(tmp_path / "eager", create=False) as s1, \

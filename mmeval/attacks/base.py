@@ -65,7 +65,7 @@ def per_sample(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return v.view(-1, *([1] * (like.dim() - 1)))
 
 
-def snr_radius(clean: torch.Tensor, snr_db: float) -> torch.Tensor:
+def snr_radius(clean: torch.Tensor, snr_db: float | torch.Tensor) -> torch.Tensor:
     """``[B]`` the largest L2 norm a perturbation of each sample may have and keep a
     signal-to-noise ratio of ``snr_db`` decibels: ``||x||_2 * 10^(-snr_db / 20)``."""
     return _flat(clean).norm(dim=1) * 10 ** (-snr_db / 20)
@@ -77,8 +77,9 @@ def snr_db(clean: torch.Tensor, adv: torch.Tensor) -> torch.Tensor:
     return 20 * torch.log10(_flat(clean).norm(dim=1) / _flat(adv - clean).norm(dim=1))
 
 
-def project(clean: torch.Tensor, adv: torch.Tensor, norm: Norm, eps: float,
-            bounds: tuple[float, float] = (0.0, 1.0), snr: float | None = None) -> torch.Tensor:
+def project(clean: torch.Tensor, adv: torch.Tensor, norm: Norm, eps: float | torch.Tensor,
+            bounds: tuple[float, float] = (0.0, 1.0),
+            snr: float | torch.Tensor | None = None) -> torch.Tensor:
     """Clamp ``adv`` into ``bounds``, into the ``norm`` ball of radius ``eps`` around ``clean`` and,
     with ``snr``, into the L2 ball that keeps that signal-to-noise ratio (dB). Each step only
     shrinks the perturbation, so the result satisfies all three."""

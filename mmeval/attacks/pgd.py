@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import torch
 
+from ..compilation import CUDA_GRAPH_MODES, compiled_step, step_mode
 from ..protocols import BatchRandomLike, Objective, VLModel
 from ..types import BOUNDS, AttackOutput, Batch, Norm
 from .base import Attack, per_sample, project
@@ -63,16 +64,48 @@ def pgd_loop(x: torch.Tensor, start: torch.Tensor, loss: Callable[[torch.Tensor]
     everywhere."""
     adv = start.detach()
     velocity = torch.zeros_like(adv, dtype=torch.float32)
+    if mode := step_mode():
+        step = compiled_step(_ascent_step, mode)
+        graphs = mode in CUDA_GRAPH_MODES and adv.is_cuda
+        # eps, step size and SNR enter as tensors, so one graph serves every value of a sweep
+        eps_t, size_t, snr_t = (None if v is None else torch.full((), v, device=adv.device)
+                                for v in (eps, step_size, snr))
+        for _ in range(steps):
+            if graphs:  # the replay reuses its output buffers: keep this step's result apart
+                torch.compiler.cudagraph_mark_step_begin()
+            adv, velocity = step(loss, x, adv, velocity, norm, eps_t, size_t, momentum, bounds,
+                                 snr_t)
+            if graphs:
+                adv, velocity = adv.clone(), velocity.clone()
+        return adv.detach()
     for _ in range(steps):
         adv.requires_grad_(True)
         (grad,) = torch.autograd.grad(loss(adv).sum(), adv)
-        # a sample whose loss is not finite stays put (the runner flags its non-finite output)
-        direction = _unit(torch.nan_to_num(grad.float(), nan=0.0, posinf=0.0, neginf=0.0), norm)
-        if momentum:
-            velocity = direction = _unit(momentum * velocity + direction, norm)
+        direction, velocity = _direction(grad, velocity, norm, momentum)
         with torch.no_grad():
             adv = project(x, adv + (step_size * direction).to(adv), norm, eps, bounds, snr)
     return adv.detach()
+
+
+def _direction(grad: torch.Tensor, velocity: torch.Tensor, norm: Norm,
+               momentum: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The step direction for ``grad`` and the velocity carried to the next step."""
+    # a sample whose loss is not finite stays put (the runner flags its non-finite output)
+    direction = _unit(torch.nan_to_num(grad.float(), nan=0.0, posinf=0.0, neginf=0.0), norm)
+    if momentum:
+        velocity = direction = _unit(momentum * velocity + direction, norm)
+    return direction, velocity
+
+
+def _ascent_step(loss: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                 adv: torch.Tensor, velocity: torch.Tensor, norm: Norm, eps: torch.Tensor,
+                 step_size: torch.Tensor, momentum: float, bounds: tuple[float, float],
+                 snr: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of :func:`pgd_loop` as a pure function (what :func:`compiled_step` compiles into
+    one graph): the input gradient by ``torch.func.grad``, the update, the projection."""
+    grad = torch.func.grad(lambda a: loss(a).sum())(adv)
+    direction, velocity = _direction(grad, velocity, norm, momentum)
+    return project(x, adv + (step_size * direction).to(adv), norm, eps, bounds, snr), velocity
 
 
 class PGD(PGDDeclared, Attack):

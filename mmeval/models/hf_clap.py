@@ -94,9 +94,9 @@ class HFCLAP(HFClapDeclared, PretrainedDirectory, nn.Module):
         self.max_length = getattr(self.model.config.text_config, "max_position_embeddings", 512)
 
     @property
-    def logit_scale(self) -> float:
+    def logit_scale(self) -> torch.Tensor:
         """The audio-to-text scale (``logit_scale_a``: ``ClapModel``'s ``logits_per_audio``)."""
-        return float(self.model.logit_scale_a.detach().exp())
+        return self.model.logit_scale_a.detach().exp()
 
     def encode_audio(self, waveforms: torch.Tensor) -> torch.Tensor:
         features = self.features(waveforms)

@@ -120,8 +120,8 @@ class HFDualEncoder(HFDeclared, PretrainedDirectory, nn.Module):
         self.max_length = getattr(self.model.config.text_config, "max_position_embeddings", 77)
 
     @property
-    def logit_scale(self) -> float:
-        return float(self.model.logit_scale.detach().exp())
+    def logit_scale(self) -> torch.Tensor:
+        return self.model.logit_scale.detach().exp()
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         if tuple(images.shape[-2:]) != self.model_size:

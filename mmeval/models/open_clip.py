@@ -154,8 +154,8 @@ class OpenCLIPModel(OpenCLIPDeclared, Trainable, nn.Module):
         self.register_buffer("std", torch.tensor(cfg["std"]).view(1, 3, 1, 1), persistent=False)
 
     @property
-    def logit_scale(self) -> float:
-        return float(self.model.logit_scale.detach().exp())
+    def logit_scale(self) -> torch.Tensor:
+        return self.model.logit_scale.detach().exp()
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """Differentiable resize to the model's resolution, then normalization."""

@@ -91,8 +91,8 @@ class ToyVLM(ToyVLMDeclared, Trainable, nn.Module):
         return (images - self.mean) / self.std
 
     @property
-    def logit_scale(self) -> float:
-        return float(self.logit_scale_log.detach().exp())
+    def logit_scale(self) -> torch.Tensor:
+        return self.logit_scale_log.detach().exp()
 
     def encode_image(self, images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         s = self.input_specs["image"].image_size

@@ -30,7 +30,7 @@ from torch import nn
 from .. import __version__
 from ..attacks.base import attack_mode
 from ..attacks.compose import building
-from ..compilation import compile_image_side, compile_mode
+from ..compilation import compile_image_side, compile_mode, compiled_steps
 from ..data import head
 from ..devices import autocast, resolve_device
 from ..distributed import local_device, world
@@ -153,8 +153,8 @@ def _train(spec: TrainSpec, host: PluginHost) -> TrainResult:
     model = model.to(dev)
     defense = defense_ref.build()
     defense.setup(model, dataset)
-    if mode := compile_mode(spec.compile):
-        compile_image_side(model, mode)
+    if step_mode := compile_mode(spec.compile):
+        compile_image_side(model, step_mode)
     towers = model.tower_parameters()
     trains = defense.towers(data_ref.flags["modality"])
     trained = [p for t in trains for p in towers[t]]
@@ -201,7 +201,7 @@ def _train(spec: TrainSpec, host: PluginHost) -> TrainResult:
             rng = BatchRandom([sample_seed(spec.seed, f"train-{epoch}", s)
                                for s in batch.sample_ids], dev)
             torch.manual_seed(sample_seed(spec.seed, f"step-{epoch}-{step}", str(rank)))
-            with attack_mode(model), autocast(dev, spec.precision):
+            with attack_mode(model), autocast(dev, spec.precision), compiled_steps(step_mode):
                 adv = defense.perturb(model, batch, rng)
             with autocast(dev, spec.precision):
                 loss = step_module(batch, adv)

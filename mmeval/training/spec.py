@@ -52,8 +52,8 @@ class TrainSpec(_Strict):
     precision: Literal["fp32", "bf16", "fp16"] = Field(default="fp32",
                                                        description="autocast for attack and loss")
     compile: bool | CompileMode = Field(
-        default=False, description="torch.compile the model's image encoder (forward and "
-        "backward; `true`: mode `default`)")
+        default=False, description="torch.compile the inner attack's step whole and the "
+        "model's image encoder (`true`: mode `default`; `reduce-overhead` adds CUDA graphs)")
     model_mode: Literal["train", "eval"] = Field(
         default="train", description="mode of the model during updates; eval freezes BatchNorm "
         "statistics and dropout (fine-tuning a BatchNorm network with small batches)")
