@@ -5,7 +5,10 @@
       forward (what wrapping a CLIP for torchattacks looks like without mmeval);
   (c) mmeval's torchattacks adapter (torchattacks/pgd through the zero-shot objective);
   (d) with ``--compile``: (c) on the model with its image encoder torch.compile'd, as
-      ``run.compile`` does.
+      ``run.compile`` does for attacks that step in their own code;
+  (e) mmeval's own PGD (``mmeval/pgd``: per-sample uniform random start, step 1/255, as (a));
+  (f) with ``--compile``: (e) with the whole attack step compiled as one graph, as
+      ``run.compile`` does for mmeval's PGD-family attacks.
 
 Prints time ratios against (a) (median over interleaved repetitions) and the peak extra memory of
 each variant (measured in a fresh subprocess: peak RSS on CPU, max allocated on CUDA).
@@ -84,15 +87,31 @@ def mmeval_adapter(model, b, objective, rng, steps):
     return attack(model, b, objective, rng).images
 
 
+def mmeval_pgd(model, b, objective, rng, steps):
+    from mmeval import PGD, PGDParams
+
+    attack = PGD(PGDParams(eps=EPS, step_size=ALPHA, steps=steps))
+    return attack(model, b, objective, rng).images
+
+
+def mmeval_pgd_compiled(model, b, objective, rng, steps):
+    from mmeval.compilation import compiled_steps
+
+    with compiled_steps("default"):
+        return mmeval_pgd(model, b, objective, rng, steps)
+
+
 VARIANTS = {"a: hand-written loop": hand_loop,
             "b: raw torchattacks, naive wrapper": raw_torchattacks,
-            "c: mmeval adapter": mmeval_adapter}
-COMPILED = "d: mmeval adapter, compiled encoder"
+            "c: mmeval adapter": mmeval_adapter,
+            "e: mmeval PGD": mmeval_pgd}
+COMPILED = "d: mmeval adapter, compiled encoder"  # the only variant on the compiled-encoder model
+COMPILED_VARIANTS = {COMPILED: mmeval_adapter, "f: mmeval PGD, compiled step": mmeval_pgd_compiled}
 
 
 def _run(name: str, setups: dict, steps: int):
     model, b, objective, rng = setups[name == COMPILED]
-    return (mmeval_adapter if name == COMPILED else VARIANTS[name])(model, b, objective, rng, steps)
+    return {**VARIANTS, **COMPILED_VARIANTS}[name](model, b, objective, rng, steps)
 
 
 def _rss_mib() -> float:
@@ -133,9 +152,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--steps", type=int, nargs="+", default=[10, 100])
-    ap.add_argument("--compile", action="store_true", help="also time (d)")
+    ap.add_argument("--compile", action="store_true", help="also time (d) and (f)")
     args = ap.parse_args()
-    names = [*VARIANTS, *([COMPILED] if args.compile else [])]
+    names = sorted([*VARIANTS, *(COMPILED_VARIANTS if args.compile else [])])
     setups = {False: setup(args.device, args.batch)}
     if args.compile:
         setups[True] = setup(args.device, args.batch, compiled=True)

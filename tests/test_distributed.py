@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import sys
 import time
@@ -75,14 +76,22 @@ def baseline(tmp_path_factory) -> tuple[Path, dict]:
     return out, _run(_spec(tmp, 32), out, 1)
 
 
-# world size and batch size both differ from the baseline's in the default run; each alone, slow
-@pytest.mark.parametrize(("nproc", "batch_size"), [
-    (2, 8), pytest.param(2, 32, marks=pytest.mark.slow), pytest.param(1, 8, marks=pytest.mark.slow)])
+# world size 2 at batch size 8 runs by default as two nodes (test_two_nodes_give_the_numbers_of_one;
+# `--nproc 2` is the launcher of the resume and dead-rank tests); these, and each alone, are slow
+@pytest.mark.parametrize(("nproc", "batch_size"), [(2, 8), (2, 32), (1, 8)])
+@pytest.mark.slow
 def test_numbers_do_not_depend_on_world_or_batch_size(baseline, tmp_path, nproc, batch_size):
-    base_dir, base = baseline
     out = tmp_path / "run"
-    results = _run(_spec(tmp_path, batch_size), out, nproc)
-    assert results["environment"]["world_size"] == nproc
+    _run(_spec(tmp_path, batch_size), out, nproc)
+    _assert_like_baseline(out, nproc, baseline)
+
+
+def _assert_like_baseline(out: Path, world_size: int, baseline: tuple[Path, dict]) -> None:
+    """The run in ``out`` did every sample exactly once on ``world_size`` ranks and got the
+    baseline's numbers; its rank journals are merged."""
+    base_dir, base = baseline
+    results = json.loads((out / "results.json").read_text())
+    assert results["environment"]["world_size"] == world_size
     assert all(c["status"] == "done" and c["n"] == LIMIT for c in results["cells"])
     _assert_same_metrics(_metrics(results), _metrics(base), LIMIT)
     ours, theirs = _outcomes(out), _outcomes(base_dir)
@@ -90,6 +99,33 @@ def test_numbers_do_not_depend_on_world_or_batch_size(baseline, tmp_path, nproc,
     same = sum(ours[k] == theirs[k] for k in ours)
     assert same >= 0.99 * len(ours), f"{same}/{len(ours)} identical outcomes"
     assert not list(out.glob(shard_name("*"))), "rank journals must be merged and removed"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_nodes_give_the_numbers_of_one(baseline, tmp_path):
+    """Two torchrun launchers as two nodes of one process each (``--nnodes 2 --node-rank 0/1``,
+    a c10d rendezvous on the loopback address, gloo), as a multi-node job starts them: every
+    sample once, the numbers of world size 1."""
+    out, port = tmp_path / "run", _free_port()
+    run = ["-m", "mmeval", "run", str(_spec(tmp_path, 8)), "--out", str(out), f"--limit={LIMIT}",
+           "--no-progress"]
+    nodes = [Watched([sys.executable, "-m", "torch.distributed.run", "--nnodes=2",
+                      f"--node-rank={rank}", "--nproc-per-node=1", "--rdzv-backend=c10d",
+                      f"--rdzv-endpoint=127.0.0.1:{port}", f"--rdzv-id=test-{port}", *run],
+                     watch=[out], cwd=ROOT) for rank in (0, 1)]
+    try:
+        done = [node.wait() for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()
+    assert [p.returncode for p in done] == [0, 0], [p.stderr[-2000:] for p in done]
+    assert "results:" in done[0].stdout + done[1].stdout  # the node holding rank 0 reports
+    _assert_like_baseline(out, 2, baseline)
 
 
 def _records(out: Path) -> int:

@@ -111,9 +111,10 @@ class AttackContract(_OnHost):
     world by default; an audio attack names an audio victim, e.g. ``zoo/tiny-clap-shapes`` on
     ``sounds``). Checks: the signal's bounds ([0, 1] images, [-1, 1] audio) and the declared threat
     model (eps-ball, SNR floor, word budget) for batch size 1 and N, no mutation of the batch,
-    determinism under a seed, the model's training mode and parameter flags restored, that the
-    attack lowers the victim's accuracy at its declared budget (unless it declares itself a
-    no-op), unknown params rejected."""
+    determinism under a seed, the same output with its steps compiled (``run.compile``), the
+    model's training mode and parameter flags restored, that the attack lowers the victim's
+    accuracy at its declared budget (unless it declares itself a no-op), unknown params
+    rejected."""
 
     attack: ClassVar[str]
     params: ClassVar[dict[str, Any]] = {}
@@ -185,6 +186,21 @@ class AttackContract(_OnHost):
                 assert torch.equal(a, b), "not deterministic under a fixed seed"
             else:
                 assert a == b, "not deterministic under a fixed seed"
+
+    def test_compiled_step_gives_the_eager_output(self) -> None:
+        """Under ``run.compile`` the attack gives what it gives eagerly: the same texts and the
+        signal to float tolerance (the steps it runs through :func:`mmeval.pgd_loop` are one
+        compiled graph; anything else runs as it is)."""
+        from ..compilation import compiled_steps
+
+        model, objective, attack, batch = self.setup()
+        eager = self.run(attack, model, batch, objective)
+        with compiled_steps("default"):
+            compiled = self.run(attack, model, batch, objective)
+        for a, b in ((eager.images, compiled.images), (eager.audio, compiled.audio)):
+            if a is not None:
+                torch.testing.assert_close(b, a, rtol=0, atol=1e-5)
+        assert (eager.texts, eager.prompts) == (compiled.texts, compiled.prompts)
 
     def test_training_mode_and_parameter_flags_restored(self) -> None:
         model, objective, attack, batch = self.setup()
