@@ -263,3 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted; completed batches are in the journal, re-run to resume",
               file=sys.stderr)
         return 130
+    except SystemExit as exc:  # the commands return their codes: this came from component code
+        if args.debug:
+            traceback.print_exc()
+        print(f"ComponentExit: code run by `mmeval {args.command}` called sys.exit({exc.code!r}) "
+              "outside any cell; completed batches are in the journal, re-run to resume (--debug "
+              "shows where)", file=sys.stderr)
+        return 1

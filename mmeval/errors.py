@@ -50,3 +50,11 @@ class ThreatModelViolation(MmevalError):
 
 class StoreError(MmevalError):
     """The run directory or its journal cannot be used (unwritable, or holds an incompatible run)."""
+
+
+class ModelTampered(MmevalError):
+    """A component changed the model's parameters or buffers in place while attacking it."""
+
+
+class ComponentTimeout(MmevalError):
+    """A batch or a cell ran past ``run.timeout``."""

@@ -63,6 +63,16 @@ class Lifecycle:
             self.objectives[(key, task.index)] = objective
         return self.objectives[(key, task.index)]
 
+    def forget(self, key: str) -> None:
+        """Drop what was prepared for the model ``key`` names (it is being rebuilt)."""
+        self.objectives = {k: v for k, v in self.objectives.items() if k[0] != key}
+
+    def forget_source(self, source: Resolved) -> None:
+        """Drop the transfer source ``source`` (built again when next used)."""
+        key = model_key(source, None)
+        self.sources.pop(key, None)
+        self.forget(key)
+
     def release(self) -> None:
         """Drop the prepared objectives of every model but the transfer sources (called when a
         model's cells are done)."""

@@ -89,7 +89,9 @@ class PluginHost:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:  # any import failure of a third-party plugin
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # any import failure of a third-party plugin, exits too
                 self._fail(ep.name, dist, version, f"failed to import: {type(exc).__name__}: {exc}")
                 continue
             self.register(plugin, ep.name, distribution=dist, version=version)
@@ -119,7 +121,9 @@ class PluginHost:
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
             try:
                 impl.function(event=event)
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # SystemExit included: an observer never ends the run
                 if (impl.plugin_name, hook_name) not in self._warned:
                     self._warned.add((impl.plugin_name, hook_name))
                     warnings.warn(f"plugin '{impl.plugin_name}' raised in {hook_name} "
@@ -142,7 +146,9 @@ class PluginHost:
                     continue
                 try:
                     impl.function(registry=registry.view(kind, impl.plugin_name))
-                except Exception as exc:
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:
                     info = self._infos[impl.plugin_name]
                     broken.add(impl.plugin_name)
                     self._fail(info.name, info.distribution, info.version,

@@ -25,9 +25,10 @@ from .attacks.base import check_signal
 from .attacks.compose import building
 from .compilation import compile_mode, compiled_steps
 from .data import Subset, select
+from .deadlines import deadline
 from .devices import autocast, resolve_device
 from .distributed import World, local_device, world
-from .errors import DataError, MmevalError, SpecError
+from .errors import DataError, MmevalError, ModelTampered, SpecError, StoreError
 from .hookspecs import BatchEndEvent, CellEndEvent, RunEndEvent, RunStartEvent
 from .lifecycle import Lifecycle, model_key
 from .planning import Cell, Plan, plan
@@ -39,6 +40,7 @@ from .report import report
 from .seeding import BatchRandom, sample_seed
 from .spec import EvalSpec, stable_hash
 from .store import Store, prepare_run_dir, run_lock, shard_name
+from .tampering import ModelState
 from .types import Batch, MetricValue, SampleRecord
 
 
@@ -221,6 +223,10 @@ class _Crafter:
     objective: Objective
     #: what per-sample attack seeds derive from (the cell, or for transfer what crafts the points)
     seed_key: str
+    #: the model's parameters and buffers when the cell started (no attack may change them)
+    state: ModelState
+    #: the lifecycle key of a transfer source (rebuilt if an attack changed it), else None
+    source: str | None = None
 
 
 class _Runner:
@@ -249,34 +255,60 @@ class _Runner:
         for cells in by_model.values():
             pending = {c.id: self.store.completed(c.id) for c in cells}
             gates = checks.model_gates(cells, self.settings.checks, gated) if self.ranks.main else []
-            model: VLModel | Exception | None = None
+            model: VLModel | BaseException | None = None
             if gates or any(len(pending[c.id]) < self.total(c) for c in cells):
                 self.say(f"loading model {cells[0].info.model} (defense {cells[0].info.defense})")
                 try:
                     model = self.models.build(cells[0].model, cells[0].defense)
-                except Exception as exc:
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # a SystemExit from a model's code fails its cells
                     model = exc
-            if gates and not isinstance(model, Exception):
+            if gates and not isinstance(model, BaseException):
                 self.say(f"running {len(gates)} sanity gate(s) on {cells[0].info.model}: "
                          + ", ".join(dict.fromkeys(g for g, _, _ in gates)))
                 self._run_gates(model, gates)  # type: ignore[arg-type]
             for cell in cells:
-                self._cell(cell, model, pending[cell.id])
+                if self._cell(cell, model, pending[cell.id]) == "tampered":
+                    model = self._rebuild(cell, model)
             self.models.release()
 
-    def _cell(self, cell: Cell, model: VLModel | Exception | None, done: set[str]) -> None:
-        """Run ``cell``'s pending samples; record its status (gathered from every rank)."""
-        status, error = "done", None
+    def _rebuild(self, cell: Cell, model: VLModel | BaseException | None
+                 ) -> VLModel | BaseException | None:
+        """After an attack changed a model: the cell's model rebuilt (its prepared objectives
+        dropped), or for a transfer cell its source dropped, to be rebuilt when next used."""
+        if cell.info.role == "transfer":
+            assert cell.attack.source is not None
+            self.models.forget_source(cell.attack.source)
+            return model
+        self.models.forget(model_key(cell.model, cell.defense))
+        self.say(f"rebuilding model {cell.info.model}: an attack changed its weights")
+        try:
+            return self.models.build(cell.model, cell.defense)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            return exc
+
+    def _cell(self, cell: Cell, model: VLModel | BaseException | None,
+              done: set[str]) -> str:
+        """Run ``cell``'s pending samples; record its status (gathered from every rank). Returns
+        the status, or ``tampered`` when an attack changed the model (which must be rebuilt)."""
+        status, error, tampered = "done", None, False
         try:
             if len(done) < self.total(cell):
-                if isinstance(model, Exception):
+                if isinstance(model, BaseException):
                     raise model
                 assert model is not None
                 self._run_cell(cell, model, done)
-        except Exception as exc:
+        except (KeyboardInterrupt, StoreError):
+            raise  # the user stops the run; a journal that cannot be written ends it
+        except BaseException as exc:  # SystemExit and the like from component code too
             if self.settings.fail_fast and not self.ranks.distributed:
-                raise
-            status, error = "failed", _describe(exc)
+                if isinstance(exc, Exception):
+                    raise
+                raise RuntimeError(f"cell '{cell.label}' failed: {_describe(exc)}") from exc
+            status, error, tampered = "failed", _describe(exc), isinstance(exc, ModelTampered)
         outcomes = self.ranks.gather((status, error))
         errors = [(r, e) for r, (s, e) in enumerate(outcomes) if s == "failed"]
         if errors and self.settings.fail_fast:
@@ -288,6 +320,7 @@ class _Runner:
             self.store.set_status(cell.id, status, error)
             self.plan.host.notify("mmeval_cell_end", CellEndEvent(
                 self.plan.run_dir, cell.id, cell.label, status, error))
+        return "tampered" if tampered else status
 
     def _run_gates(self, model: VLModel, gates: list[tuple[str, Cell, list[str]]]) -> None:
         """Run the model gates (rank 0) and journal each; a gate that cannot run is ``skipped``."""
@@ -304,7 +337,9 @@ class _Runner:
                     objective = self.models.objective(key, model, cell.task, dataset)
                     outcome = checks.masking_gate(model, objective, dataset, self.settings.seed,
                                                   settings, self.device, concerned)
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 outcome = checks.result(gate, "skipped", f"could not run: {_describe(exc)}",
                                         concerned)
             self.store.set_check(cell.group, outcome)
@@ -314,12 +349,13 @@ class _Runner:
         """What the attack runs on: the cell's model, or for a transfer cell its source model,
         seeded by what crafts the points so every target scores the same adversarial inputs."""
         if cell.info.role != "transfer":
-            return _Crafter(model, objective, cell.id)
+            return _Crafter(model, objective, cell.id, ModelState(model))
         assert cell.attack.source is not None
         key, source = self.models.source(cell.attack.source)
         seed_key = "t-" + stable_hash({k: v for k, v in cell.definition().items()
                                        if k not in ("model", "defense")})
-        return _Crafter(source, self.models.objective(key, source, cell.task, dataset), seed_key)
+        return _Crafter(source, self.models.objective(key, source, cell.task, dataset), seed_key,
+                        ModelState(source), key)
 
     def _run_cell(self, cell: Cell, model: VLModel, done: set[str]) -> None:
         if self.ranks.main:
@@ -339,6 +375,8 @@ class _Runner:
         bar = progress(total=total, initial=len(done), desc=cell.label, unit="sample",
                        enabled=self.settings.progress and self.ranks.main)
         initial, mine = len(done), 0
+        limit = self.settings.timeout.cell
+        cell_end = None if limit is None else time.monotonic() + limit
         try:
             for batch in loader:
                 t0 = time.perf_counter()
@@ -347,7 +385,9 @@ class _Runner:
                                     "duplicate sample ids; ids must be unique and stable")
                 check_batch(batch, dataset.class_names, where)
                 batch = batch.to(self.device, non_blocking=True)
-                self.shard.append(self._records(cell, model, objective, attack, batch, crafter))
+                with self._deadline(cell, len(batch), cell_end):
+                    records = self._records(cell, model, objective, attack, batch, crafter)
+                self.shard.append(records)
                 done |= set(batch.sample_ids)
                 mine += len(batch)
                 bar.update(len(batch) * self.ranks.size)
@@ -357,6 +397,23 @@ class _Runner:
                         total, len(batch), time.perf_counter() - t0))
         finally:
             bar.close()
+
+    def _deadline(self, cell: Cell, n: int,
+                  cell_end: float | None) -> contextlib.AbstractContextManager[None]:
+        """The time limit of the next batch: ``run.timeout.batch``, or what is left of the
+        cell's ``run.timeout.cell`` if that is sooner."""
+        limits, attack = self.settings.timeout, cell.attack.name
+        left = None if cell_end is None else cell_end - time.monotonic()
+        if left is None and limits.batch is None:
+            return contextlib.nullcontext()
+        if left is not None and (limits.batch is None or left < limits.batch):
+            return deadline(left, f"cell '{cell.label}' ran past run.timeout.cell "
+                            f"({limits.cell:g} s) in attack '{attack}'; its batches committed "
+                            "before are kept: raise the limit and re-run to resume")
+        return deadline(limits.batch, f"a batch of {n} samples ran past run.timeout.batch "
+                        f"({limits.batch:g} s) in attack '{attack}' (cell '{cell.label}'); the "
+                        "batches committed before are kept: raise the limit or lower "
+                        "run.batch_size and re-run to resume")
 
     def _records(self, cell: Cell, model: VLModel, objective: Objective, attack: Any,
                  batch: Batch, crafter: _Crafter) -> list[SampleRecord]:
@@ -369,6 +426,12 @@ class _Runner:
             clean = objective.evaluate(model, batch.signal, batch)
         with autocast(self.device, precision), compiled_steps(compile_mode(self.settings.compile)):
             out = attack(crafter.model, batch, crafter.objective, rng)
+        if changed := crafter.state.changed(crafter.model):
+            raise ModelTampered(
+                f"attack '{cell.attack.name}' changed the {'source ' if crafter.source else ''}"
+                f"model's parameters or buffers in place ({', '.join(changed[:3])}"
+                f"{', ...' if len(changed) > 3 else ''}); this cell's batches from before are "
+                "kept, the model is rebuilt for the next cell: an attack must not modify the model")
         adv_signal = out.signal(batch.modality)
         adv_signal = batch.signal if adv_signal is None else adv_signal
         adv_batch = replace(batch, texts=batch.texts if out.texts is None else out.texts,
@@ -408,4 +471,6 @@ def _describe(exc: BaseException) -> str:
         return f"{type(exc).__name__}: {exc}"
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     where = f" (at {Path(frame.filename).name}:{frame.lineno})" if frame else ""
+    if not isinstance(exc, Exception):  # SystemExit, GeneratorExit, a BaseException of its own
+        where += "; component code tried to end the process, which fails only its cell"
     return f"{type(exc).__name__}: {exc}{where}"

@@ -119,6 +119,16 @@ class ChecksSettings(_Strict):
                              "inf (flagged, never scored) marks its cell")
 
 
+class TimeoutSettings(_Strict):
+    """Wall-time limits (seconds; none by default). A batch or cell past its limit fails its cell
+    with one line naming the attack; the run goes on and the batches committed before it stay."""
+
+    batch: float | None = Field(default=None, gt=0, description="seconds one batch (clean scoring, "
+                                "attack, adversarial scoring) may take")
+    cell: float | None = Field(default=None, gt=0, description="seconds one cell may take (its "
+                               "pending batches, this run)")
+
+
 class RunSettings(_Strict):
     """How to run: device (``cpu``, ``cuda``, ``cuda:1``, ``auto``), batch size, seed, precision."""
 
@@ -137,6 +147,8 @@ class RunSettings(_Strict):
         "(`true`: mode `default`; `reduce-overhead` adds CUDA graphs); pays off on a GPU over "
         "many attack steps")
     fail_fast: bool = Field(default=False, description="stop at the first failing cell")
+    timeout: TimeoutSettings = Field(default_factory=TimeoutSettings,
+                                     description="time limits per batch and per cell")
     checks: ChecksSettings = Field(default_factory=ChecksSettings, description="sanity gates")
     progress: bool = Field(default=True, description="progress bars")
     examples: int = Field(default=3, ge=0, le=64, description="samples per cell whose clean and "
@@ -228,7 +240,9 @@ def load_spec(source: str | Path, cls: type[S] = EvalSpec) -> S:  # type: ignore
         raise spec_error_from(exc) from None
     except SpecError:
         raise
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a spec file that calls sys.exit() too
         raise SpecError(f"running '{path}' raised {type(exc).__name__}: {exc}") from exc
     finally:
         sys.modules.pop(module_name, None)

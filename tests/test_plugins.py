@@ -192,6 +192,18 @@ def test_entry_point_plugins_load_and_a_broken_one_is_reported(fake_plugins):
         host.registry.get("attack", "broken/noise")
 
 
+@pytest.mark.parametrize("body", ["import sys\nsys.exit(0)\n", "raise KeyError('x')\n",
+                                  "class Stop(BaseException):\n    pass\nraise Stop()\n"])
+def test_a_plugin_that_exits_at_import_is_reported_like_one_that_raises(tmp_path, monkeypatch,
+                                                                       body):
+    _fake_distribution(tmp_path, "exiting-plugin", "exiting_plugin_mod", body, "exiting")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.warns(RuntimeWarning, match="exiting-plugin 1.2.3.*failed to import"):
+        host = PluginHost()
+    assert {i.name: i.status for i in host.plugins()}["exiting"] == "failed"
+    assert ("attack", "mmeval/pgd") in host.registry
+
+
 def test_disable_plugins_env(fake_plugins, monkeypatch):
     monkeypatch.setenv("MMEVAL_DISABLE_PLUGINS", "broken, good-plugin")
     host = PluginHost()
