@@ -7,6 +7,7 @@ files to listen to."""
 
 from __future__ import annotations
 
+import io
 import json
 import wave as wave_module
 from collections.abc import Sequence
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from .errors import StoreError
+from .store import write_output
 from .types import Batch, SampleRecord
 
 if TYPE_CHECKING:
@@ -24,9 +27,11 @@ if TYPE_CHECKING:
 FOLDER = "examples"
 
 
-def _png(image: torch.Tensor, path: Path) -> None:
+def _png(image: torch.Tensor) -> bytes:
     pixels = (image.detach().float().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255).round()
-    Image.fromarray(pixels.astype(np.uint8)).save(path)
+    buf = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(buf, format="png")
+    return buf.getvalue()
 
 
 def _spectrogram(wave: torch.Tensor) -> torch.Tensor:
@@ -42,13 +47,15 @@ def _spectrogram(wave: torch.Tensor) -> torch.Tensor:
     return db.flip(0).expand(3, -1, -1)
 
 
-def _wav(wave: torch.Tensor, sample_rate: int, path: Path) -> None:
+def _wav(wave: torch.Tensor, sample_rate: int) -> bytes:
     samples = (wave.detach().float().clamp(-1, 1).cpu().numpy() * 32767).round().astype("<i2")
-    with wave_module.open(str(path), "wb") as f:
+    buf = io.BytesIO()
+    with wave_module.open(buf, "wb") as f:
         f.setnchannels(1)
         f.setsampwidth(2)
         f.setframerate(sample_rate)
         f.writeframes(samples.tobytes())
+    return buf.getvalue()
 
 
 def _name(names: Sequence[str] | None, index: int | None) -> str | None:
@@ -72,6 +79,8 @@ def save(run_dir: Path, cell_id: str, batch: Batch, adv_signal: torch.Tensor,
     if take <= 0:
         return
     folder.mkdir(parents=True, exist_ok=True)
+    if folder.is_symlink():
+        raise StoreError(f"'{folder}' is a symbolic link; remove it and re-run")
     for j in range(take):
         k, r = start + j, records[j]
         clean, adv = batch.signal[j], adv_signal[j]
@@ -81,12 +90,13 @@ def save(run_dir: Path, cell_id: str, batch: Batch, adv_signal: torch.Tensor,
             assert batch.sample_rate is not None
             for kind, wave in (("clean", clean), ("adv", adv),
                                ("delta", delta / peak if peak > 0 else delta)):
-                _wav(wave, batch.sample_rate, folder / f"{k}-{kind}.wav")
-                _png(_spectrogram(wave), folder / f"{k}-{kind}.png")
+                write_output(folder, f"{k}-{kind}.wav", _wav(wave, batch.sample_rate))
+                write_output(folder, f"{k}-{kind}.png", _png(_spectrogram(wave)))
         else:
-            _png(clean, folder / f"{k}-clean.png")
-            _png(adv, folder / f"{k}-adv.png")
-            _png(0.5 + delta / (2 * peak) if peak > 0 else delta + 0.5, folder / f"{k}-delta.png")
+            write_output(folder, f"{k}-clean.png", _png(clean))
+            write_output(folder, f"{k}-adv.png", _png(adv))
+            write_output(folder, f"{k}-delta.png",
+                         _png(0.5 + delta / (2 * peak) if peak > 0 else delta + 0.5))
         entry: dict[str, Any] = {
             "sample_id": r.sample_id, "label": _name(class_names, r.label),
             "clean_pred": _name(class_names, r.clean_pred) if class_names else None,
@@ -99,7 +109,7 @@ def save(run_dir: Path, cell_id: str, batch: Batch, adv_signal: torch.Tensor,
         prompts = r.extra.get("adv_prompts", {})
         if r.label is not None and str(r.label) in prompts and clean_prompts:
             entry["texts"], entry["adv_texts"] = [clean_prompts[r.label]], [prompts[str(r.label)]]
-        (folder / f"{k}.json").write_text(json.dumps(entry))
+        write_output(folder, f"{k}.json", json.dumps(entry))
 
 
 def load(run_dir: Path, cell_id: str) -> list[dict[str, Any]]:

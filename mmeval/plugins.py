@@ -18,7 +18,7 @@ from typing import Any, Literal
 import pluggy
 
 from . import hookspecs
-from .errors import PluginLoadError
+from .errors import PluginLoadError, StoreError
 from .registry import ComponentRegistry
 
 ENTRY_POINT_GROUP = "mmeval"
@@ -117,11 +117,13 @@ class PluginHost:
     def notify(self, hook_name: str, event: Any) -> None:
         """Call every implementation of the observer hook ``hook_name`` with ``event``. An
         observer that raises is reported once per plugin and hook in a warning naming it, and
-        nothing else changes: the others still run and the caller goes on."""
+        nothing else changes: the others still run and the caller goes on. A StoreError (an
+        output that cannot be written: a full or read-only disk, a link in the run directory)
+        ends the call, as a journal write failure does."""
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
             try:
                 impl.function(event=event)
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, StoreError):
                 raise
             except BaseException as exc:  # SystemExit included: an observer never ends the run
                 if (impl.plugin_name, hook_name) not in self._warned:

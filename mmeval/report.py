@@ -12,7 +12,7 @@ from .planning import MetricPlan, resolve_metrics
 from .plugins import PluginHost
 from .results import Results, build_results
 from .spec import validate_spec
-from .store import Store
+from .store import Store, check_outputs
 
 
 def report(host: PluginHost, store: Store, metrics: Sequence[MetricPlan], run_dir: Path) -> Results:
@@ -26,6 +26,7 @@ def recompute(run_dir: str | Path, host: PluginHost) -> dict[str, Any]:
     """Rebuild results.json and the reports of an existing run from its journal (the metrics of
     the spec stored there, resolved against ``host``); the results.json content."""
     run_dir = Path(run_dir)
+    check_outputs(run_dir)
     with Store(run_dir, create=False) as store:
         metrics = resolve_metrics(validate_spec(store.meta()["spec"]), host)
         return report(host, store, metrics, run_dir).to_json()

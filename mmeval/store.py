@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import shutil
 import sqlite3
+import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import StoreError
 from .types import SampleRecord
@@ -50,14 +52,88 @@ CREATE TABLE IF NOT EXISTS checks (
 MIN_FREE_MB = 64
 
 
+#: what a run writes in its directory: none of these may be a symbolic link
+OUTPUTS = (JOURNAL, f"{JOURNAL}-wal", f"{JOURNAL}-shm", ".lock", "results.json", "report.md",
+           "report.html", "examples")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _journal_failure(path: Path, exc: BaseException) -> StoreError:
+    cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return StoreError(f"cannot use journal '{path}' ({type(exc).__name__}: {cause}); the batches "
+                      "journaled before are kept: free space or fix the directory's permissions, "
+                      "then re-run to resume")
+
+
+def _guarded(method: F) -> F:
+    """``method`` of :class:`Store` with every SQLite and OS failure (a full or read-only disk, an
+    I/O error) turned into one :class:`StoreError` naming the journal and the cause."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+            raise  # a duplicate record or a misuse is a bug, not the disk
+        except (sqlite3.Error, OSError) as exc:
+            raise _journal_failure(self.path, exc) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
 def shard_name(rank: int | str) -> str:
     """The journal file rank ``rank`` writes under torchrun (merged into the journal by rank 0)."""
     return f"journal.rank-{rank}.sqlite"
 
 
 
+def check_outputs(run_dir: Path) -> None:
+    """StoreError if anything a run writes in ``run_dir`` is a symbolic link: outputs are never
+    written through one (a shared run directory cannot turn a report into a write elsewhere)."""
+    for name in OUTPUTS:
+        if (run_dir / name).is_symlink():
+            raise StoreError(f"'{run_dir / name}' is a symbolic link; mmeval writes its outputs "
+                             "only as regular files in the run directory: remove the link or "
+                             "choose another directory with --out")
+
+
+def write_output(run_dir: Path, name: str, data: str | bytes) -> Path:
+    """Write ``data`` to ``run_dir / name`` atomically (a temporary file in the same directory,
+    then a rename, which replaces a link rather than following it), so a failure leaves the
+    previous file intact; StoreError (one line) if it cannot be written or is a link."""
+    path = run_dir / name
+    if path.is_symlink():
+        raise StoreError(f"'{path}' is a symbolic link; remove it and re-run")
+    payload = data.encode() if isinstance(data, str) else data
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o666 & ~_umask())  # what open() would have given, not mkstemp's 0600
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise StoreError(f"cannot write '{path}' ({exc.strerror or exc}); the previous one, if "
+                         "any, is intact: free space or fix permissions, then run `mmeval report "
+                         f"{run_dir}`") from None
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def prepare_run_dir(run_dir: Path) -> None:
-    """Create ``run_dir`` and prove it is writable and has room, before any compute."""
+    """Create ``run_dir`` and prove it is writable and has room and that none of its outputs is
+    a symbolic link, before any compute."""
+    check_outputs(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / f".write-test-{os.getpid()}"
@@ -78,7 +154,12 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold ``run_dir``'s lock for the duration (released by the OS even on SIGKILL); a second
     run into the same directory is refused instead of interleaving its records."""
     path = run_dir / ".lock"
-    with path.open("a+") as f:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise StoreError(f"cannot open the run lock '{path}' ({exc.strerror}); it must be a "
+                         "regular file in a writable directory") from None
+    with os.fdopen(fd, "r+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -115,6 +196,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot use journal '{self.path}': {exc}") from None
 
+    @_guarded
     def close(self) -> None:
         self.db.close()
 
@@ -125,15 +207,18 @@ class Store:
         self.close()
 
     # -- metadata -------------------------------------------------------------------------------
+    @_guarded
     def set_meta(self, **items: Any) -> None:
         with self.db:
             self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                 [(k, json.dumps(v, sort_keys=True)) for k, v in items.items()])
 
+    @_guarded
     def meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
 
     # -- cells ----------------------------------------------------------------------------------
+    @_guarded
     def register_cell(self, cell_id: str, *, group: str, info: Mapping[str, Any],
                       definition: dict[str, Any], total: int) -> None:
         """Insert the cell with its description ``info`` (the plan's ``CellInfo`` as JSON), or
@@ -150,11 +235,13 @@ class Store:
                  info["attack"], json.dumps(definition, sort_keys=True), total, time.time(),
                  json.dumps(info, sort_keys=True)))
 
+    @_guarded
     def set_status(self, cell_id: str, status: str, error: str | None = None) -> None:
         with self.db:
             self.db.execute("UPDATE cells SET status=?, error=?, updated=? WHERE cell_id=?",
                             (status, error, time.time(), cell_id))
 
+    @_guarded
     def cells(self, cell_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
         cur = self.db.execute("SELECT * FROM cells")
         cols = [c[0] for c in cur.description]
@@ -166,22 +253,21 @@ class Store:
         return [rows[c] for c in order if c in rows]
 
     # -- records --------------------------------------------------------------------------------
+    @_guarded
     def completed(self, cell_id: str) -> set[str]:
         return {r[0] for r in self.db.execute(
             "SELECT sample_id FROM records WHERE cell_id=?", (cell_id,))}
 
+    @_guarded
     def append(self, records: Iterable[SampleRecord]) -> None:
         """Append one batch of records in a single transaction (all or nothing)."""
         rows = [(r.cell_id, r.sample_id, r.label, r.clean_pred, r.adv_pred, int(r.clean_correct),
                  int(r.adv_correct), r.linf, r.l2, json.dumps(dict(r.extra), sort_keys=True),
                  _pack(r.arrays)) for r in records]
-        try:
-            with self.db:
-                self.db.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"cannot write to journal '{self.path}' ({exc}); the batches already "
-                             "journaled are kept: free space and re-run to resume") from None
+        with self.db:
+            self.db.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
 
+    @_guarded
     def merge_shards(self) -> int:
         """Move the records of every rank's shard journal next to this one (left by this run or a
         killed one, at any world size) into it, then delete the shards; the records moved."""
@@ -198,6 +284,7 @@ class Store:
                 path.unlink(missing_ok=True)
         return moved
 
+    @_guarded
     def records(self, cell_id: str) -> list[SampleRecord]:
         cur = self.db.execute(
             "SELECT cell_id, sample_id, label, clean_pred, adv_pred, clean_correct, adv_correct,"
@@ -206,6 +293,7 @@ class Store:
                              _unpack(arr)) for c, s, lab, cp, ap, cc, ac, li, l2, ex, arr in cur]
 
     # -- sanity checks that need the model (the others are recomputed from records) -----------
+    @_guarded
     def set_check(self, group: str, check: Mapping[str, Any]) -> None:
         """Journal a model gate's result (see :mod:`mmeval.checks`) for cell group ``group``."""
         with self.db:
@@ -213,6 +301,7 @@ class Store:
                             (check["gate"], group, check["status"], check["detail"],
                              json.dumps(list(check["cells"]))))
 
+    @_guarded
     def checks(self) -> list[dict[str, Any]]:
         """The journaled model gates, each with ``group`` and the ``cells`` it concerns."""
         try:

@@ -3,14 +3,22 @@ re-run completes (docs/reliability.md, "Faults")."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
 
-from mmeval import evaluate, hookimpl
+from mmeval import StoreError, evaluate, hookimpl
 from mmeval.attacks.clean import Clean
-from mmeval.store import Store
+from mmeval.store import Store, write_output
 from mmeval.testing import toy_spec
 
 
@@ -126,3 +134,118 @@ def test_a_spec_file_that_exits_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["run", str(path), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("SpecError: running ") and "SystemExit" in err and "\n" not in err
+
+
+# -- the journal and the run directory ------------------------------------------------------------
+
+def _cli(args: list[str], tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mmeval", *args], capture_output=True, text=True,
+                          cwd=tmp_path, env={**os.environ, **env}, timeout=600)
+
+
+def _spec_file(tmp_path, **run) -> Path:
+    spec = toy_spec(attacks=["clean", {"name": "mmeval/pgd", "params": {"eps": 4 / 255,
+                                                                     "steps": 2}}])
+    spec["tasks"][0]["dataset"]["params"]["n"] = 2000
+    spec["run"].update(run)
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+@contextlib.contextmanager
+def _tmpfs(path: Path, size: str) -> Iterator[Path]:
+    path.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip() or 'not permitted'})")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_a_full_disk_mid_run_is_one_store_error_and_a_rerun_completes(tmp_path):
+    spec = _spec_file(tmp_path, examples=0)
+    with _tmpfs(tmp_path / "disk", "8m") as disk:
+        (disk / "filler").write_bytes(b"\0" * (8 * 1024 * 1024 - 160 * 1024))  # 160 KiB left
+        run = disk / "run"
+        proc = _cli(["run", str(spec), "--out", str(run), "--no-progress"], tmp_path,
+                    MMEVAL_MIN_FREE_MB="0")
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        err = proc.stderr.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"StoreError: cannot use journal '{run}"), err
+        assert "full" in err[0]
+        with Store(run, create=False) as store:
+            kept = sum(len(store.records(c["cell_id"])) for c in store.cells())
+        assert 0 < kept < 4000  # what was committed before the disk filled is there
+        (disk / "filler").unlink()
+        proc = _cli(["run", str(spec), "--out", str(run), "--no-progress"], tmp_path,
+                    MMEVAL_MIN_FREE_MB="0")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        results = json.loads((run / "results.json").read_text())
+        assert [c["n"] for c in results["cells"]] == [2000, 2000]
+
+
+def test_a_journal_that_turns_read_only_mid_run_is_one_store_error(tmp_path, monkeypatch):
+    """The journal's connection loses write access after the first batch (what a disk remounted
+    read-only gives SQLite: SQLITE_READONLY)."""
+    spec = toy_spec()
+    appended = []
+    append = Store.append
+
+    def read_only_after_one(self, records):
+        if appended:
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        append(self, records)
+        appended.append(len(records))
+
+    monkeypatch.setattr(Store, "append", read_only_after_one)
+    with pytest.raises(StoreError, match=r"cannot use journal .*readonly database") as info:
+        evaluate(spec, out=tmp_path)
+    assert "\n" not in str(info.value)
+    monkeypatch.undo()
+    with Store(tmp_path, create=False) as store:
+        assert sum(len(store.records(c["cell_id"])) for c in store.cells()) == 16
+    assert [c["n"] for c in evaluate(spec, out=tmp_path).cells] == [40, 40]
+
+
+@pytest.mark.parametrize("name", ["report.md", "results.json", ".lock", "journal.sqlite"])
+def test_a_symlink_in_the_run_directory_is_refused_before_any_compute(tmp_path, name):
+    run, target = tmp_path / "run", tmp_path / "elsewhere"
+    run.mkdir()
+    target.write_text("precious\n")
+    (run / name).symlink_to(target)
+    proc = _cli(["run", str(_spec_file(tmp_path)), "--out", str(run), "--no-progress"], tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"StoreError: '{run / name}' is a symbolic link; mmeval writes "
+                                   "its outputs only as regular files in the run directory: remove "
+                                   "the link or choose another directory with --out")
+    assert target.read_text() == "precious\n"
+
+
+def test_mmeval_report_refuses_a_symlink_planted_after_the_run(tmp_path):
+    run, target = tmp_path / "run", tmp_path / ".bashrc"
+    evaluate(toy_spec(attacks=["clean"]), out=run)
+    target.write_text("# shell start-up\n")
+    (run / "report.md").unlink()
+    (run / "report.md").symlink_to(target)
+    proc = _cli(["report", str(run)], tmp_path)
+    assert proc.returncode == 2 and "is a symbolic link" in proc.stderr
+    assert target.read_text() == "# shell start-up\n"
+
+
+def test_outputs_are_replaced_atomically(tmp_path, monkeypatch):
+    """A failure while writing results.json leaves the previous one whole."""
+    evaluate(toy_spec(attacks=["clean"]), out=tmp_path)
+    before = (tmp_path / "results.json").read_text()
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(StoreError, match="No space left on device.*previous one, if any, is intact"):
+        write_output(tmp_path, "results.json", "{}")
+    assert (tmp_path / "results.json").read_text() == before
+    assert not list(tmp_path.glob(".results.json.*.tmp"))

@@ -15,6 +15,7 @@ from pathlib import Path
 from .. import examples
 from ..hookspecs import ReportEvent, hookimpl
 from ..results import CellResult, Results
+from ..store import write_output
 from .plots import curve_png
 from .tables import (
     SMALL_N,
@@ -152,4 +153,4 @@ def render_html(results: Results, run_dir: Path | None = None) -> str:
 
 @hookimpl
 def mmeval_report(event: ReportEvent) -> None:
-    (event.run_dir / "report.html").write_text(render_html(event.results, event.run_dir))
+    write_output(event.run_dir, "report.html", render_html(event.results, event.run_dir))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..hookspecs import ReportEvent, hookimpl
 from ..results import Results
+from ..store import write_output
 from .tables import (
     SMALL_N,
     Table,
@@ -67,4 +68,4 @@ def render_markdown(results: Results) -> str:
 
 @hookimpl
 def mmeval_report(event: ReportEvent) -> None:
-    (event.run_dir / "report.md").write_text(render_markdown(event.results))
+    write_output(event.run_dir, "report.md", render_markdown(event.results))
