@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import MmevalError, SpecError
+from .errors import MmevalError, SpecError, one_line
 from .registry import KINDS
 
 if TYPE_CHECKING:
@@ -257,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MmevalError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        print(one_line(f"{type(exc).__name__}: {exc}"), file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted; completed batches are in the journal, re-run to resume",

@@ -4,6 +4,13 @@ line ``ErrorType: message`` and exits with code 2."""
 from __future__ import annotations
 
 
+def one_line(text: str) -> str:
+    """``text`` on one line: control characters (line breaks, tabs, escapes) shown escaped, so a
+    name read from a spec or a journal cannot break an error message or forge a line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 class MmevalError(Exception):
     """Base class of every error mmeval raises on purpose."""
 

@@ -111,10 +111,12 @@ class Component:
         if isinstance(raw, BaseModel):
             raw = raw.model_dump()
         try:
-            return model.model_validate(raw)
+            validated = model.model_validate(raw)
         except ValidationError as exc:
             raise spec_error_from(exc, path, f"`mmeval describe {self.name}` lists its params") \
                 from None
+        check_magnitudes(validated.model_dump(), path)
+        return validated
 
     def instantiate(self, params: BaseModel, **kwargs: Any) -> Any:
         """Call the target with already-validated params (and the variant, for a family)."""
@@ -171,6 +173,23 @@ def format_path(loc: Sequence[str | int]) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+#: the largest integer magnitude any params field takes (beyond it, int64 and JSON numbers break)
+MAX_INT = 2**53
+
+
+def check_magnitudes(data: Any, path: str) -> None:
+    """SpecError at the field of the first integer beyond +-2**53 in validated ``data``."""
+    stack: list[tuple[Any, str]] = [(data, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            stack += [(v, f"{where}.{k}") for k, v in item.items()]
+        elif isinstance(item, list | tuple):
+            stack += [(v, f"{where}[{i}]") for i, v in enumerate(item)]
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
+            raise SpecError(f"{item} is out of range (at most 2**53 in magnitude)", where)
 
 
 def spec_error_from(exc: ValidationError, prefix: str = "", hint: str = "") -> SpecError:

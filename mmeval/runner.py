@@ -28,7 +28,7 @@ from .data import Subset, select
 from .deadlines import deadline
 from .devices import autocast, resolve_device
 from .distributed import World, local_device, world
-from .errors import DataError, MmevalError, ModelTampered, SpecError, StoreError
+from .errors import DataError, MmevalError, ModelTampered, SpecError, StoreError, one_line
 from .hookspecs import BatchEndEvent, CellEndEvent, RunEndEvent, RunStartEvent
 from .lifecycle import Lifecycle, model_key
 from .planning import Cell, Plan, plan
@@ -467,10 +467,11 @@ class _Batches(torch.utils.data.Dataset):
 
 
 def _describe(exc: BaseException) -> str:
+    """One line saying what ``exc`` was and, for an unexpected one, where it was raised."""
     if isinstance(exc, MmevalError):
-        return f"{type(exc).__name__}: {exc}"
+        return one_line(f"{type(exc).__name__}: {exc}")
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     where = f" (at {Path(frame.filename).name}:{frame.lineno})" if frame else ""
     if not isinstance(exc, Exception):  # SystemExit, GeneratorExit, a BaseException of its own
         where += "; component code tried to end the process, which fails only its cell"
-    return f"{type(exc).__name__}: {exc}{where}"
+    return one_line(f"{type(exc).__name__}: {exc}{where}")

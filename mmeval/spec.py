@@ -136,7 +136,7 @@ class RunSettings(_Strict):
     batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         default=32, description="samples per attack call (per rank); `auto`: the largest "
         "that fits in GPU memory, probed once per model and device and cached (32 on CPU)")
-    workers: int = Field(default=0, ge=0, description="data loader worker processes (batches are "
+    workers: int = Field(default=0, ge=0, le=256, description="data loader worker processes (batches are "
                          "loaded ahead of the attack; pinned memory on CUDA)")
     seed: int = Field(default=0, ge=0, description="run seed (per-sample seeds derive from it)")
     precision: Literal["fp32", "bf16", "fp16"] = Field(default="fp32",
@@ -180,6 +180,13 @@ class EvalSpec(_Strict):
     run: RunSettings = Field(default_factory=RunSettings, description="how to run")
     output_dir: str | None = Field(default=None, description="run directory (resumed if present)")
 
+    @field_validator("name")
+    @classmethod
+    def _not_a_path(cls, v: str) -> str:
+        if not v.strip("."):
+            raise ValueError(f"'{v}' would name a directory above or at runs/; give the run a name")
+        return v
+
     def resolved_output_dir(self) -> Path:
         return Path(self.output_dir or Path("runs") / self.name)
 
@@ -199,12 +206,36 @@ def stable_hash(obj: Any, n: int = 16) -> str:
 S = TypeVar("S", bound=BaseModel)
 
 
+#: the deepest nesting a spec may have (a real one is under 10 levels deep)
+MAX_DEPTH = 32
+#: the largest spec file read (bytes)
+MAX_SPEC_BYTES = 16 * 2**20
+
+
+def check_depth(data: Any, limit: int = MAX_DEPTH) -> None:
+    """SpecError unless ``data`` nests at most ``limit`` dicts / lists deep (checked without
+    recursion, so any depth gives this one line)."""
+    stack: list[tuple[Any, int, str]] = [(data, 0, "")]
+    while stack:
+        item, depth, where = stack.pop()
+        if not isinstance(item, dict | list | tuple):
+            continue
+        if depth >= limit:
+            raise SpecError(f"the spec nests more than {limit} levels deep; a spec is a few "
+                            "levels of lists and dicts", where.lstrip(".") or None)
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, value in pairs:
+            step = f"[{key}]" if isinstance(key, int) else f".{key}"
+            stack.append((value, depth + 1, where + step))
+
+
 def validate_spec(data: Any, cls: type[S] = EvalSpec) -> S:  # type: ignore[assignment]
     """``data`` (a ``cls`` instance or a dict) as a validated ``cls``; SpecError with the field path."""
     if isinstance(data, cls):
         return data
     if not isinstance(data, dict):
         raise SpecError(f"a spec must be a {cls.__name__} or a dict, got {type(data).__name__}")
+    check_depth(data)
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
@@ -222,10 +253,16 @@ def load_spec(source: str | Path, cls: type[S] = EvalSpec) -> S:  # type: ignore
     if not path.is_file():
         raise SpecError(f"spec file '{path}' not found; pass a .py exporting SPEC or a .json file")
     if path.suffix == ".json":
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"'{path}' is {path.stat().st_size} bytes; a spec is at most "
+                            f"{MAX_SPEC_BYTES // 2**20} MiB")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SpecError(f"'{path}' is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise SpecError(f"'{path}' nests more than {MAX_DEPTH} levels deep; a spec is a few "
+                            "levels of lists and dicts") from None
         return validate_spec(data, cls)
     if path.suffix != ".py":
         raise SpecError(f"spec file '{path}' must end in .py or .json")

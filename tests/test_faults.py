@@ -249,3 +249,48 @@ def test_outputs_are_replaced_atomically(tmp_path, monkeypatch):
         write_output(tmp_path, "results.json", "{}")
     assert (tmp_path / "results.json").read_text() == before
     assert not list(tmp_path.glob(".results.json.*.tmp"))
+
+
+# -- specs and labels ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[" * 100_000 + "]" * 100_000, "nests more than 32 levels deep"),
+    ('{"name": "x", "models": ' + "[" * 40 + "]" * 40 + "}", "nests more than 32 levels deep"),
+])
+def test_a_deeply_nested_json_spec_is_one_line(tmp_path, text, message):
+    path = tmp_path / "deep.json"
+    path.write_text(text)
+    proc = _cli(["validate", str(path)], tmp_path)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda s: s["tasks"][0]["dataset"]["params"].update(n=2**63),
+     "tasks[0].dataset.params.n: 9223372036854775808 is out of range"),
+    (lambda s: s["run"].update(workers=10**29), "run.workers: Input should be less than or equal"),
+    (lambda s: s.update(name=".."), "name: Value error, '..' would name a directory above"),
+    (lambda s: s.update(attacks=["mmeval/pg\nd\x1b[2J"]), r"unknown attack 'mmeval/pg\nd\x1b[2J'"),
+    (lambda s: s.update(attacks=[{"name": "mmeval/pgd", "params": {"step_size": 8}}]),
+     "a Linf step_size above 1 is meaningless"),
+])
+def test_out_of_range_specs_are_one_line_before_any_compute(tmp_path, change, message):
+    spec = toy_spec()
+    change(spec)
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    proc = _cli(["run", str(path), "--out", str(tmp_path / "run")], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert message in line, line
+    assert not (tmp_path / "run" / "journal.sqlite").exists()
+
+
+def test_a_label_with_a_newline_and_pipes_cannot_forge_report_rows(tmp_path):
+    label = "evil\n| forged | 100.0 |\n<script>alert(1)</script>"
+    evaluate(toy_spec(attacks=[{"name": "clean", "label": label}]), out=tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert not any(line.startswith("| forged") for line in md.splitlines())
+    assert "evil \\| forged \\| 100.0 \\|" in md
+    html = (tmp_path / "report.html").read_text()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html

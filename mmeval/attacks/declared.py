@@ -90,6 +90,14 @@ class PGDParams(SignalParams):
             raise ValueError(f"a Linf eps above {hi - lo:g} is meaningless for [{lo:g}, {hi:g}] "
                              f"{self.modality} (got {self.eps}); write eps in the signal's units, "
                              "e.g. 4/255 for images")
+        if self.step_size is not None:
+            if self.norm == "linf" and self.step_size > hi - lo:
+                raise ValueError(f"a Linf step_size above {hi - lo:g} is meaningless for "
+                                 f"[{lo:g}, {hi:g}] {self.modality} (got {self.step_size}); write it "
+                                 "in the signal's units, e.g. 1/255 for images")
+            if self.norm == "l2" and self.eps > 0 and self.step_size > 10 * self.eps:
+                raise ValueError(f"an L2 step_size of {self.step_size} is over 10x eps "
+                                 f"({self.eps}); write it in the units of eps")
         if self.early_stop and self.momentum:
             raise ValueError("early_stop keeps no per-sample momentum; use one or the other")
         return self

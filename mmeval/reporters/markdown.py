@@ -33,8 +33,9 @@ def render_markdown(results: Results) -> str:
     lines = [
         f"# mmeval report: {cell_text(results.name)}",
         "",
-        f"spec hash `{results.spec_hash}` · seed {results.seed} · device {env['device']} · "
-        f"torch {env['torch']} · " + ", ".join(f"{k} {v}" for k, v in sorted(results.versions.items())),
+        cell_text(f"spec hash `{results.spec_hash}` · seed {results.seed} · device "
+                  f"{env['device']} · torch {env['torch']} · "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(results.versions.items()))),
         "",
         "Shares in %, counts as they are, with 95% intervals (Wilson; bootstrap for asr-absolute "
         f"and accuracy-drop); † marks an interval from fewer than {SMALL_N} samples.",
@@ -45,7 +46,7 @@ def render_markdown(results: Results) -> str:
         for table in suites:
             lines += ["", cell_text(table.title), "", *_table(table)]
     for table in result_tables(results):
-        lines += ["", f"## {table.title}", "", *_table(table)]
+        lines += ["", f"## {cell_text(table.title)}", "", *_table(table)]
     transfer = transfer_tables(results)
     if transfer:
         lines += ["", "## transfer (rows: source model, columns: target model)"]
