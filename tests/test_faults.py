@@ -294,3 +294,51 @@ def test_a_label_with_a_newline_and_pipes_cannot_forge_report_rows(tmp_path):
     assert "evil \\| forged \\| 100.0 \\|" in md
     html = (tmp_path / "report.html").read_text()
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+
+
+# -- silent wrong data -------------------------------------------------------------------------------
+
+def test_a_16_bit_png_is_read_by_its_real_range(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from mmeval.data.image_folder import ImageFolder, ImageFolderParams
+
+    (tmp_path / "grey").mkdir()
+    Image.fromarray(np.full((30, 40), 32768, dtype=np.uint16)).save(tmp_path / "grey" / "a.png")
+    Image.fromarray(np.full((30, 40, 3), 128, dtype=np.uint8)).save(tmp_path / "grey" / "b.png")
+    assert Image.open(tmp_path / "grey" / "a.png").mode == "I;16"
+    ds = ImageFolder(ImageFolderParams(root=str(tmp_path), image_size=16))
+    deep, shallow = ds[0].image, ds[1].image
+    assert deep.shape == (3, 16, 16)
+    torch.testing.assert_close(deep, torch.full_like(deep, 32768 / 65535))  # mid-grey, not white
+    torch.testing.assert_close(shallow, torch.full_like(shallow, 128 / 255))
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"image": "a.png", "caption": []}, "caption must be a non-empty string or a non-empty list"),
+    ({"image": "a.png", "caption": None}, "caption must be a non-empty string"),
+    ({"image": "a.png", "caption": ["ok", ""]}, "caption must be a non-empty string"),
+    ({"image": "ABS", "caption": "a cat"}, "is not a relative path inside image_root"),
+    ({"image": "../outside.png", "caption": "a cat"}, "is not a relative path inside image_root"),
+])
+def test_retrieval_json_is_checked_before_any_compute(tmp_path, entry, message):
+    from PIL import Image
+
+    root = tmp_path / "images"
+    root.mkdir()
+    Image.new("RGB", (8, 8)).save(root / "a.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "outside.png")
+    if entry["image"] == "ABS":
+        entry = {**entry, "image": str(root / "a.png")}
+    (tmp_path / "ann.json").write_text(json.dumps([entry]))
+    spec = toy_spec(tasks=[{"dataset": {"name": "retrieval-json", "params": {
+        "annotation": str(tmp_path / "ann.json"), "image_root": str(root)}},
+        "objective": "retrieval"}], attacks=["clean"])
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    proc = _cli(["validate", str(path)], tmp_path)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("SpecError: tasks[0].dataset.params: annotation ") and "entry 0" in line
+    assert message in line, line

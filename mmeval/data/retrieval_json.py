@@ -38,6 +38,47 @@ class RetrievalJsonParams(Params):
     max_words: int = Field(default=30, ge=1)
 
 
+def entries(params: RetrievalJsonParams) -> list[tuple[str, tuple[str, ...]]]:
+    """The (image, cleaned captions) pairs of the annotation, each checked: a relative image path
+    inside ``image_root``, listed once, with a non-empty list of non-empty string captions (or one
+    such string). DataError naming the entry otherwise."""
+    path, root = Path(params.annotation).expanduser(), Path(params.image_root).expanduser()
+    if not path.is_file():
+        raise DataError(f"annotation '{path}' does not exist; expected {LAYOUT}")
+    if not root.is_dir():
+        raise DataError(f"image_root '{root}' does not exist")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DataError(f"cannot read annotation '{path}': {exc.strerror}; expected {LAYOUT}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise DataError(f"annotation '{path}' is not valid UTF-8 JSON ({type(exc).__name__}); "
+                        f"expected {LAYOUT}") from None
+    if not isinstance(raw, list) or not raw:
+        raise DataError(f"annotation '{path}' must be a non-empty list; expected {LAYOUT}")
+    inside, seen = root.resolve(), set()
+    items = []
+    for i, e in enumerate(raw):
+        where = f"annotation '{path}' entry {i}"
+        if not isinstance(e, dict) or not isinstance(e.get("image"), str) or not e["image"]:
+            raise DataError(f"{where} has no image path; expected {LAYOUT}")
+        image, caps = e["image"], e.get("caption")
+        if Path(image).is_absolute() or not (root / image).resolve().is_relative_to(inside):
+            raise DataError(f"{where}: image '{image}' is not a relative path inside image_root "
+                            f"'{root}'")
+        if image in seen:
+            raise DataError(f"{where}: image '{image}' is listed more than once; ids must be "
+                            "unique")
+        seen.add(image)
+        caps = [caps] if isinstance(caps, str) else caps
+        if (not isinstance(caps, list) or not caps
+                or not all(isinstance(c, str) and c.strip() for c in caps)):
+            raise DataError(f"{where}: caption must be a non-empty string or a non-empty list of "
+                            f"them (got {json.dumps(e.get('caption'))[:60]})")
+        items.append((image, tuple(pre_caption(c, params.max_words) for c in caps)))
+    return items
+
+
 class RetrievalJson:
     """Images with their ground-truth captions; sample id = the image's relative path."""
 
@@ -48,36 +89,14 @@ class RetrievalJson:
 
     @classmethod
     def preflight(cls, params: RetrievalJsonParams) -> None:
-        """The annotation file and the image root exist (run by ``plan()``)."""
-        path, root = Path(params.annotation).expanduser(), Path(params.image_root).expanduser()
-        if not path.is_file():
-            raise DataError(f"annotation '{path}' does not exist; expected {LAYOUT}")
-        if not root.is_dir():
-            raise DataError(f"image_root '{root}' does not exist")
+        """The annotation is well-formed and the image root exists (run by ``plan()``, so a bad
+        annotation fails before any compute)."""
+        entries(params)
 
     def __init__(self, params: RetrievalJsonParams) -> None:
         self.params = params
-        self.preflight(params)
-        path = Path(params.annotation).expanduser()
         self.root = Path(params.image_root).expanduser()
-        try:
-            entries = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise DataError(f"cannot read annotation '{path}': {exc.strerror}; expected {LAYOUT}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"annotation '{path}' is not valid UTF-8 JSON ({exc}); "
-                            f"expected {LAYOUT}") from None
-        if not isinstance(entries, list) or not entries:
-            raise DataError(f"annotation '{path}' must be a non-empty list; expected {LAYOUT}")
-        self.items: list[tuple[str, tuple[str, ...]]] = []
-        for i, e in enumerate(entries):
-            if not isinstance(e, dict) or not isinstance(e.get("image"), str) or "caption" not in e:
-                raise DataError(f"annotation '{path}' entry {i} is malformed; expected {LAYOUT}")
-            caps = e["caption"] if isinstance(e["caption"], list) else [e["caption"]]
-            self.items.append((e["image"], tuple(pre_caption(str(c), params.max_words) for c in caps)))
-        ids = [img for img, _ in self.items]
-        if len(set(ids)) != len(ids):
-            raise DataError(f"annotation '{path}' lists an image more than once; ids must be unique")
+        self.items = entries(params)
 
     def __len__(self) -> int:
         return len(self.items)
