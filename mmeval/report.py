@@ -12,7 +12,7 @@ from .planning import MetricPlan, resolve_metrics
 from .plugins import PluginHost
 from .results import Results, build_results
 from .spec import validate_spec
-from .store import Store, check_outputs
+from .store import Store, check_outputs, run_lock, shard_name
 
 
 def report(host: PluginHost, store: Store, metrics: Sequence[MetricPlan], run_dir: Path) -> Results:
@@ -28,5 +28,8 @@ def recompute(run_dir: str | Path, host: PluginHost) -> dict[str, Any]:
     run_dir = Path(run_dir)
     check_outputs(run_dir)
     with Store(run_dir, create=False) as store:
+        if list(run_dir.glob(shard_name("*"))):  # a killed distributed run's rank journals
+            with run_lock(run_dir):
+                store.merge_shards()
         metrics = resolve_metrics(validate_spec(store.meta()["spec"]), host)
         return report(host, store, metrics, run_dir).to_json()

@@ -146,6 +146,7 @@ def _execute(the_plan: Plan) -> RunResult:
             ranks.barrier()
             if ranks.main:
                 store.merge_shards()
+                store.seal()
                 typed = report(host, store, the_plan.metrics, run_dir)
             # every rank returns rank 0's results, whatever the reporters wrote
             results = ranks.gather(typed.to_json() if ranks.main else None)[0]

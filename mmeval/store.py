@@ -193,8 +193,12 @@ class Store:
                     self.db.execute("ALTER TABLE cells ADD COLUMN info TEXT")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("SELECT count(*) FROM records").fetchone()
+            problems = [r[0] for r in self.db.execute("PRAGMA quick_check")]
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot use journal '{self.path}': {exc}") from None
+        if problems != ["ok"]:
+            raise StoreError(f"journal '{self.path}' is damaged ({problems[0]}); its records "
+                             "cannot be trusted: move it away and re-run to recompute")
 
     @_guarded
     def close(self) -> None:
@@ -266,6 +270,22 @@ class Store:
                  _pack(r.arrays)) for r in records]
         with self.db:
             self.db.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    @_guarded
+    def seal(self) -> int:
+        """Checkpoint the write-ahead log into ``journal.sqlite`` and prove the records are there:
+        a fresh connection must count what this one counts (a WAL deleted or damaged during the
+        run leaves them short). The number of records; StoreError otherwise."""
+        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # never waits for a reader
+        mine = self.db.execute("SELECT count(*) FROM records").fetchone()[0]
+        with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as db:
+            durable = db.execute("SELECT count(*) FROM records").fetchone()[0]
+        if durable != mine:
+            raise StoreError(f"journal '{self.path}' holds {durable} of the {mine} records this "
+                             "run journaled (its write-ahead log was removed or could not be "
+                             "checkpointed); results are not written: re-run to recompute the "
+                             "missing ones")
+        return mine
 
     @_guarded
     def merge_shards(self) -> int:

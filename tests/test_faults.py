@@ -342,3 +342,82 @@ def test_retrieval_json_is_checked_before_any_compute(tmp_path, entry, message):
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("SpecError: tasks[0].dataset.params: annotation ") and "entry 0" in line
     assert message in line, line
+
+
+# -- journal damage ----------------------------------------------------------------------------------
+
+class _WalDeleter:
+    """Deletes the journal's write-ahead log after the second batch; with ``pin``, first opens a
+    reader whose snapshot keeps the checkpoint from copying the later batches out of it."""
+
+    def __init__(self, pin: bool) -> None:
+        self.pin, self.batches, self.reader = pin, 0, None
+
+    @hookimpl
+    def mmeval_batch_end(self, event):
+        self.batches += 1
+        if self.batches == 1 and self.pin:
+            self.reader = sqlite3.connect(event.run_dir / "journal.sqlite", isolation_level=None)
+            self.reader.execute("BEGIN")
+            self.reader.execute("SELECT count(*) FROM records").fetchone()
+        if self.batches == 2:
+            os.unlink(event.run_dir / "journal.sqlite-wal")
+
+
+def _durable(run: Path) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{run / 'journal.sqlite'}?mode=ro",
+                                            uri=True)) as db:
+        return db.execute("SELECT count(*) FROM records").fetchone()[0]
+
+
+def test_a_wal_deleted_mid_run_loses_nothing(tmp_path, host):
+    host.register(_WalDeleter(pin=False), "wal")
+    result = evaluate(toy_spec(), out=tmp_path, host=host)
+    assert [c["n"] for c in result.cells] == [40, 40]
+    assert _durable(tmp_path) == 80  # checkpointed into journal.sqlite before success
+
+
+def test_a_run_whose_records_are_not_durable_never_reports_success(tmp_path, host):
+    deleter = _WalDeleter(pin=True)
+    host.register(deleter, "wal")
+    with pytest.raises(StoreError, match="journal") as info:
+        evaluate(toy_spec(), out=tmp_path, host=host)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "results.json").exists()
+    deleter.reader.close()
+    assert [c["n"] for c in evaluate(toy_spec(), out=tmp_path).cells] == [40, 40]
+    assert _durable(tmp_path) == 80
+
+
+@pytest.mark.parametrize("damage", ["truncate", "zero"])
+def test_a_damaged_journal_is_one_line(tmp_path, damage):
+    run = tmp_path / "run"
+    evaluate(toy_spec(), out=run)
+    journal = run / "journal.sqlite"
+    data = journal.read_bytes()
+    assert len(data) > 8192
+    journal.write_bytes(data[: len(data) // 2] if damage == "truncate"
+                        else data[:4096] + b"\0" * 4096 + data[8192:])
+    proc = _cli(["report", str(run)], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("StoreError: ") and str(journal) in line, line
+
+
+def test_mmeval_report_merges_the_rank_journals_a_killed_run_left(tmp_path):
+    from mmeval.store import shard_name
+
+    evaluate(toy_spec(), out=tmp_path)
+    with Store(tmp_path, create=False) as store:
+        cell = store.cells()[1]["cell_id"]
+        records = store.records(cell)
+        with Store(tmp_path, name=shard_name(1)) as shard:
+            shard.append(records[:10])
+        with store.db:
+            store.db.executemany("DELETE FROM records WHERE cell_id=? AND sample_id=?",
+                                 [(cell, r.sample_id) for r in records[:10]])
+    proc = _cli(["report", str(tmp_path)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [c["n"] for c in results["cells"]] == [40, 40]
+    assert not list(tmp_path.glob(shard_name("*")))
