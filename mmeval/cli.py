@@ -96,14 +96,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _launch(args: argparse.Namespace, spec: EvalSpec) -> int:
-    """``mmeval run --nproc N``: check the spec here (bad input exits 2 before any process
-    starts), then run it under torchrun and judge the results it wrote."""
+    """``mmeval run --nproc N``: the single-process preflight here (the spec, the datasets, the
+    run directory and its lock: bad input exits 2 with one line before any process starts), then
+    the run under torchrun, and the verdict on the results it wrote."""
     import json
 
     from .distributed import launch
     from .planning import plan
+    from .runner import load_datasets
+    from .store import prepare_run_dir, run_lock
 
     the_plan = plan(spec, limit=args.limit, device=args.device, out=args.out)
+    prepare_run_dir(the_plan.run_dir)
+    with run_lock(the_plan.run_dir):  # a busy directory is refused here, not by a rank
+        pass
+    load_datasets(the_plan)
     argv = ["run", args.spec] + [f"--{k.replace('_', '-')}={v}" for k in ("out", "limit", "device")
                                  if (v := getattr(args, k)) is not None]
     argv += ["--no-progress"] if args.no_progress else []

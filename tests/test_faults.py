@@ -421,3 +421,33 @@ def test_mmeval_report_merges_the_rank_journals_a_killed_run_left(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert [c["n"] for c in results["cells"]] == [40, 40]
     assert not list(tmp_path.glob(shard_name("*")))
+
+
+# -- bad input under --nproc --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fault", ["dataset root", "output under a file", "busy directory"])
+def test_bad_input_under_nproc_is_one_line_before_any_worker(tmp_path, fault):
+    import fcntl
+
+    spec = toy_spec(attacks=["clean"])
+    out = tmp_path / "run"
+    if fault == "dataset root":
+        (tmp_path / "empty").mkdir()
+        spec["tasks"] = [{"dataset": {"name": "image-folder",
+                                      "params": {"root": str(tmp_path / "empty")}}}]
+    elif fault == "output under a file":
+        (tmp_path / "file").write_text("")
+        out = tmp_path / "file" / "run"
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    with contextlib.ExitStack() as stack:
+        if fault == "busy directory":
+            out.mkdir()
+            lock = stack.enter_context((out / ".lock").open("a+"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = _cli(["run", str(path), "--out", str(out), "--nproc", "2", "--no-progress"],
+                    tmp_path)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(("SpecError: ", "DataError: ", "StoreError: ")), line
+    assert "torch.distributed" not in proc.stderr
