@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torchattacks
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from mmeval import (
     BOUNDS,
@@ -71,11 +72,58 @@ def from_unit(x: torch.Tensor, modality: str) -> torch.Tensor:
     return x.reshape(len(x), -1) * (hi - lo) + lo
 
 
+def _size(args: tuple, kwargs: dict) -> tuple[int, ...]:
+    """The size ``torch.rand`` / ``torch.randn`` were called with (ints or one sequence)."""
+    size = kwargs.get("size", args)
+    if len(size) == 1 and isinstance(size[0], list | tuple | torch.Size):
+        size = size[0]
+    return tuple(int(s) for s in size)
+
+
+class PerSampleDraws(TorchFunctionMode):
+    """Within the block, every random draw of a batch-shaped tensor (leading dimension ``n``) by
+    ``uniform_``, ``normal_``, ``torch.rand``, ``torch.randn``, ``torch.rand_like`` and
+    ``torch.randn_like`` comes row by row from each sample's own stream (``rng``), so a sample's
+    random start or noise does not depend on which samples share its batch. Other draws (a
+    shape of one, an index) go to the global generator, seeded per batch."""
+
+    def __init__(self, rng: Any, n: int) -> None:
+        super().__init__()
+        self.rng, self.n = rng, n
+
+    def _rows(self, normal: bool, shape: tuple[int, ...]) -> torch.Tensor | None:
+        if not shape or shape[0] != self.n:
+            return None
+        return (self.rng.randn if normal else self.rng.rand)(*shape[1:])
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        if kwargs.get("generator") is None:
+            if func in (torch.Tensor.uniform_, torch.Tensor.normal_):
+                t, normal = args[0], func is torch.Tensor.normal_
+                rows = self._rows(normal, tuple(t.shape))
+                if rows is not None:
+                    names = ("mean", "std") if normal else ("from", "to")
+                    given = {**kwargs, **dict(zip(names, args[1:], strict=False))}
+                    a, b = given.get(names[0], 0.0), given.get(names[1], 1.0)
+                    with torch.no_grad():
+                        return t.copy_(a + (b * rows if normal else (b - a) * rows))
+            elif func in (torch.rand, torch.randn, torch.rand_like, torch.randn_like):
+                like = func in (torch.rand_like, torch.randn_like)
+                shape = tuple(args[0].shape) if like else _size(args, kwargs)
+                rows = self._rows(func in (torch.randn, torch.randn_like), shape)
+                if rows is not None:
+                    ref = args[0] if like else None
+                    return rows.to(device=kwargs.get("device") or (ref.device if like else None),
+                                   dtype=kwargs.get("dtype") or (ref.dtype if like else None))
+        return func(*args, **kwargs)
+
+
 class TorchAttack(TorchAttackDeclared, Attack):
     """Base of every wrapped attack: builds the torchattacks object around :class:`ObjectiveLogits`
-    and runs it. Randomized torchattacks attacks draw from the global torch RNG; it is forked and
-    seeded from the batch's sample seeds, so a run is reproducible (for these attacks the random
-    draws depend on which samples share a batch)."""
+    and runs it. Its batch-shaped random draws (random starts, EOT and input noise) come from each
+    sample's own stream (:class:`PerSampleDraws`); the few others draw from the global torch and
+    numpy generators, forked and seeded from the batch's sample seeds, so a run is reproducible."""
 
     def constructor_kwargs(self, n_classes: int, rng: Any) -> dict[str, Any]:
         kwargs = self.params.model_dump(exclude={"targeted", "modality"})
@@ -115,7 +163,7 @@ class TorchAttack(TorchAttackDeclared, Attack):
         devices = [x.device] if x.is_cuda else []
         numpy_state = np.random.get_state()  # OnePixel's differential evolution draws from numpy
         try:
-            with torch.random.fork_rng(devices=devices):
+            with torch.random.fork_rng(devices=devices), PerSampleDraws(rng, len(x)):
                 torch.manual_seed(rng.batch_seed())
                 np.random.seed(rng.batch_seed() % 2**32)
                 adv = atk(x, labels)

@@ -21,6 +21,16 @@ EPS, ALPHA = 8 / 255, 2 / 255
 CLASSIFICATION = ("classification",)
 #: what the signal-agnostic attacks attack (the others treat their input as a picture)
 SIGNALS = ("image", "audio")
+#: attacks whose every sample's result does not depend on which samples share its batch (their
+#: random draws are batch-shaped and come from each sample's stream, or they draw nothing); the
+#: others draw for the batch as a whole: one random resize or pad per batch (DIFGSM, TIFGSM),
+#: draws for the subset still correct (APGD, APGDT, Square, AutoAttack), numpy draws (OnePixel,
+#: Pixle), noise of another shape (PGDRS, PGDRSL2, SPSA), or their outcomes move with the float
+#: rounding of another batch size (PGDL2, NIFGSM, EADL1, EADEN)
+BATCH_INVARIANT = frozenset({
+    "fgsm", "bim", "pgd", "tpgd", "mifgsm", "eotpgd", "fab", "cw", "deepfool", "jsma", "vanila",
+    "gn", "rfgsm", "ffgsm", "upgd", "sinifgsm", "vmifgsm", "vnifgsm", "pifgsm", "pifgsmpp",
+    "jitter", "sparsefool"})
 
 
 class FGSMParams(TargetedParams):

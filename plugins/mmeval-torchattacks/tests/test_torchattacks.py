@@ -4,7 +4,8 @@ import pytest
 import torch
 import torchattacks
 from mmeval_torchattacks import ObjectiveLogits
-from mmeval_torchattacks.catalogue import signal_attacks
+from mmeval_torchattacks.adapter import PerSampleDraws
+from mmeval_torchattacks.catalogue import BATCH_INVARIANT, signal_attacks
 from mmeval_torchattacks.plugin import ATTACKS
 
 from mmeval import (
@@ -80,7 +81,7 @@ def test_pgd_through_the_adapter_equals_torchattacks_called_directly(host, setup
         {"eps": 4 / 255, "alpha": 1 / 255, "steps": 5})(model, batch, objective, rng).images
     direct_atk = torchattacks.PGD(ObjectiveLogits(model, objective), eps=4 / 255, alpha=1 / 255,
                                   steps=5)
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(), PerSampleDraws(rng_for(batch), len(batch)):
         torch.manual_seed(rng.batch_seed())
         direct = direct_atk(batch.images, batch.labels)
     assert torch.equal(ours, direct)
@@ -231,3 +232,33 @@ def test_picture_only_attacks_are_refused_on_audio_at_plan_time(host):
     with pytest.raises(IncompatibleComponentsError, match=r"attacks\[0\]: torchattacks.DIFGSM "
                                                           r"works on images only.*torchattacks/pgd"):
         plan(spec, host)
+
+
+def _in_batches(host, name: str, size: int, n: int = 24) -> torch.Tensor:
+    model = create_model("zoo/tiny-clip-shapes", image_size=16).eval()
+    data = create("dataset", "shapes", n=n, image_size=16, classes="shape")
+    objective = create("objective", "zero-shot")
+    objective.prepare(model, data)
+    attack = host.registry.get("attack", f"torchattacks/{name}").build(FAST.get(name, {}))
+    out = []
+    for start in range(0, n, size):
+        batch = Batch.collate([data[i] for i in range(start, start + size)])
+        out.append(attack(model, batch, objective, rng_for(batch)).images)
+    return torch.cat(out)
+
+
+QUICK_INVARIANT = ("pgd", "eotpgd", "tpgd", "ffgsm", "jitter")
+
+
+@pytest.mark.parametrize("name", [
+    n if n in QUICK_INVARIANT else pytest.param(n, marks=pytest.mark.slow)
+    for n in sorted(BATCH_INVARIANT)])
+def test_batch_invariant_attacks_give_each_sample_the_same_result_in_any_batch(host, name):
+    """Random starts and noise come from each sample's own stream (PerSampleDraws): batches of
+    8 and of 24 give the same adversarial images."""
+    torch.testing.assert_close(_in_batches(host, name, 8), _in_batches(host, name, 24),
+                               rtol=0, atol=1e-5)
+
+
+def test_the_batch_invariant_set_names_registered_attacks():
+    assert {a.lower() for a in ATTACKS} >= BATCH_INVARIANT
