@@ -19,7 +19,7 @@ def _tensors(model: Any) -> dict[str, torch.Tensor]:
 
 
 def _fingerprint(tensors: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``[N, 2]`` float64 sum and L2 norm of each tensor (on the CPU)."""
+    """``[N, 2]`` float64 sum and L2 norm of each tensor, brought to the CPU in one copy."""
     if not tensors:
         return torch.zeros(0, 2, dtype=torch.float64)
     rows = []
@@ -29,7 +29,8 @@ def _fingerprint(tensors: dict[str, torch.Tensor]) -> torch.Tensor:
             values = t if t.is_floating_point() else t.double()
             rows.append(torch.stack([values.sum(dtype=torch.float64),
                                      torch.linalg.vector_norm(values, dtype=torch.float64)]))
-    return torch.stack([r.cpu() for r in rows])
+    device = rows[0].device
+    return torch.stack([r.to(device) for r in rows]).cpu()
 
 
 class ModelState:
