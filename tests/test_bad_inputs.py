@@ -227,12 +227,12 @@ CASES: list[Any] = [
      "DataError"),
     ("captions-not-utf8", lambda t, r: _run(_spec(t, tasks=_task(_retrieval(
         t, None, raw=b'[{"image": "a.png", "caption": ["a \xff shape"]}]'), "retrieval")), r),
-     "DataError"),
+     "SpecError"),
     ("annotation-duplicate-images", lambda t, r: _run(_spec(t, tasks=_task(_retrieval(
         t, [{"image": "a.png", "caption": ["x"]}, {"image": "a.png", "caption": ["y"]}]),
-        "retrieval")), r), "DataError"),
+        "retrieval")), r), "SpecError"),
     ("annotation-malformed", lambda t, r: _run(_spec(t, tasks=_task(_retrieval(
-        t, [{"picture": "a.png"}]), "retrieval")), r), "DataError"),
+        t, [{"picture": "a.png"}]), "retrieval")), r), "SpecError"),
     ("annotation-image-missing", lambda t, r: _run(_spec(t, tasks=_task(_retrieval(
         t, [{"image": "missing.png", "caption": ["a red square"]}]), "retrieval")), r),
      "DataError"),

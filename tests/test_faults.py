@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -451,3 +452,30 @@ def test_bad_input_under_nproc_is_one_line_before_any_worker(tmp_path, fault):
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith(("SpecError: ", "DataError: ", "StoreError: ")), line
     assert "torch.distributed" not in proc.stderr
+
+
+def _journaled_so_far(run: Path) -> int:
+    try:
+        return _durable(run)
+    except sqlite3.Error:  # the journal is still being created
+        return 0
+
+
+def test_ctrl_c_stops_the_run_with_exit_130_and_a_rerun_completes(tmp_path):
+    spec, run = _spec_file(tmp_path, examples=0), tmp_path / "run"
+    cmd = [sys.executable, "-m", "mmeval", "run", str(spec), "--out", str(run), "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (run / "journal.sqlite").exists() or _journaled_so_far(run) == 0:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == ("interrupted; completed batches are in the journal, "
+                                            "re-run to resume")
+    kept = _durable(run)
+    assert 0 < kept < 4000
+    done = _cli(["run", str(spec), "--out", str(run), "--no-progress"], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [c["n"] for c in json.loads((run / "results.json").read_text())["cells"]] == [2000, 2000]

@@ -219,7 +219,7 @@ def test_audio_pgd_budget_is_in_amplitude_units_and_matches_torchattacks_on_the_
         model, batch, objective, rng).audio
     net = ObjectiveLogits(model, objective, "audio")
     direct_atk = torchattacks.PGD(net, eps=0.002, alpha=0.0005, steps=5)
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(), PerSampleDraws(rng_for(batch), len(batch)):
         torch.manual_seed(rng.batch_seed())
         direct = direct_atk(((batch.audio + 1) / 2).view(6, 1, 1, -1), batch.labels)
     assert torch.allclose(ours, direct.view(6, -1) * 2 - 1, atol=1e-6)
