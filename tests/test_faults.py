@@ -473,7 +473,10 @@ def test_ctrl_c_stops_the_run_with_exit_130_and_a_rerun_completes(tmp_path):
     data["attacks"][1]["params"]["steps"] = 40  # a run that lasts long enough to interrupt
     spec.write_text(json.dumps(data))
     cmd = [sys.executable, "-m", "mmeval", "run", str(spec), "--out", str(run), "--no-progress"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    # as from a terminal: a shell's background jobs (CI runners, `cmd &`) start with SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while _journaled_so_far(run) < 32:  # two batches are journaled
         assert proc.poll() is None, "the run ended before it could be interrupted"
