@@ -176,8 +176,9 @@ def main() -> None:
     p.add_argument("--skip-training", action="store_true")
     p.add_argument("--train-batch", type=int, default=256)
     p.add_argument("--train-images", type=int, default=50_000)
-    p.add_argument("--smoke", action="store_true", help="a few seconds of everything on the CPU: "
-                   "checks the script, measures nothing")
+    p.add_argument("--smoke", action="store_true", help="everything on the CPU at toy sizes "
+                   "(about 8 minutes on 2 cores, mostly compiling): checks the script, measures "
+                   "nothing")
     args = p.parse_args()
     global DEVICE, SIZE
     if args.smoke:
