@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from .errors import StoreError
-from .store import write_output
+from .store import refuse_link, write_output
 from .types import Batch, SampleRecord
 
 if TYPE_CHECKING:
@@ -79,8 +78,7 @@ def save(run_dir: Path, cell_id: str, batch: Batch, adv_signal: torch.Tensor,
     if take <= 0:
         return
     folder.mkdir(parents=True, exist_ok=True)
-    if folder.is_symlink():
-        raise StoreError(f"'{folder}' is a symbolic link; remove it and re-run")
+    refuse_link(folder)
     for j in range(take):
         k, r = start + j, records[j]
         clean, adv = batch.signal[j], adv_signal[j]

@@ -179,16 +179,23 @@ def format_path(loc: Sequence[str | int]) -> str:
 MAX_INT = 2**53
 
 
+def walk(data: Any, root: str = "") -> Iterator[tuple[Any, int, str]]:
+    """Every value in ``data`` and the dicts, lists and tuples nested in it, depth first, with its
+    depth and field path (``root.key[index]``), without recursion: any depth is safe."""
+    stack: list[tuple[Any, int, str]] = [(data, 0, root)]
+    while stack:
+        item, depth, where = stack.pop()
+        yield item, depth, where
+        if isinstance(item, dict):
+            stack += [(v, depth + 1, f"{where}.{k}") for k, v in item.items()]
+        elif isinstance(item, list | tuple):
+            stack += [(v, depth + 1, f"{where}[{i}]") for i, v in enumerate(item)]
+
+
 def check_magnitudes(data: Any, path: str) -> None:
     """SpecError at the field of the first integer beyond +-2**53 in validated ``data``."""
-    stack: list[tuple[Any, str]] = [(data, path)]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, dict):
-            stack += [(v, f"{where}.{k}") for k, v in item.items()]
-        elif isinstance(item, list | tuple):
-            stack += [(v, f"{where}[{i}]") for i, v in enumerate(item)]
-        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
+    for item, _, where in walk(data, path):
+        if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
             raise SpecError(f"{item} is out of range (at most 2**53 in magnitude)", where)
 
 

@@ -270,7 +270,7 @@ class _Runner:
                          + ", ".join(dict.fromkeys(g for g, _, _ in gates)))
                 self._run_gates(model, gates)  # type: ignore[arg-type]
             for cell in cells:
-                if self._cell(cell, model, pending[cell.id]) == "tampered":
+                if self._cell(cell, model, pending[cell.id]):
                     model = self._rebuild(cell, model)
             self.models.release()
 
@@ -292,9 +292,9 @@ class _Runner:
             return exc
 
     def _cell(self, cell: Cell, model: VLModel | BaseException | None,
-              done: set[str]) -> str:
-        """Run ``cell``'s pending samples; record its status (gathered from every rank). Returns
-        the status, or ``tampered`` when an attack changed the model (which must be rebuilt)."""
+              done: set[str]) -> bool:
+        """Run ``cell``'s pending samples; record its status (gathered from every rank). True
+        when an attack changed the model, which must then be rebuilt."""
         status, error, tampered = "done", None, False
         try:
             if len(done) < self.total(cell):
@@ -321,7 +321,7 @@ class _Runner:
             self.store.set_status(cell.id, status, error)
             self.plan.host.notify("mmeval_cell_end", CellEndEvent(
                 self.plan.run_dir, cell.id, cell.label, status, error))
-        return "tampered" if tampered else status
+        return tampered
 
     def _run_gates(self, model: VLModel, gates: list[tuple[str, Cell, list[str]]]) -> None:
         """Run the model gates (rank 0) and journal each; a gate that cannot run is ``skipped``."""

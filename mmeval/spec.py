@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .compilation import CompileMode
 from .errors import SpecError
-from .registry import spec_error_from
+from .registry import spec_error_from, walk
 
 
 class _Strict(BaseModel):
@@ -215,18 +215,10 @@ MAX_SPEC_BYTES = 16 * 2**20
 def check_depth(data: Any, limit: int = MAX_DEPTH) -> None:
     """SpecError unless ``data`` nests at most ``limit`` dicts / lists deep (checked without
     recursion, so any depth gives this one line)."""
-    stack: list[tuple[Any, int, str]] = [(data, 0, "")]
-    while stack:
-        item, depth, where = stack.pop()
-        if not isinstance(item, dict | list | tuple):
-            continue
-        if depth >= limit:
+    for item, depth, where in walk(data):
+        if depth >= limit and isinstance(item, dict | list | tuple):
             raise SpecError(f"the spec nests more than {limit} levels deep; a spec is a few "
                             "levels of lists and dicts", where.lstrip(".") or None)
-        pairs = item.items() if isinstance(item, dict) else enumerate(item)
-        for key, value in pairs:
-            step = f"[{key}]" if isinstance(key, int) else f".{key}"
-            stack.append((value, depth + 1, where + step))
 
 
 def validate_spec(data: Any, cls: type[S] = EvalSpec) -> S:  # type: ignore[assignment]

@@ -87,14 +87,19 @@ def shard_name(rank: int | str) -> str:
 
 
 
+def refuse_link(path: Path) -> None:
+    """StoreError if ``path`` is a symbolic link: outputs are never written through one (a shared
+    run directory cannot turn a report into a write elsewhere)."""
+    if path.is_symlink():
+        raise StoreError(f"'{path}' is a symbolic link; mmeval writes its outputs only as regular "
+                         "files in the run directory: remove the link or choose another "
+                         "directory with --out")
+
+
 def check_outputs(run_dir: Path) -> None:
-    """StoreError if anything a run writes in ``run_dir`` is a symbolic link: outputs are never
-    written through one (a shared run directory cannot turn a report into a write elsewhere)."""
+    """StoreError if anything a run writes in ``run_dir`` is a symbolic link."""
     for name in OUTPUTS:
-        if (run_dir / name).is_symlink():
-            raise StoreError(f"'{run_dir / name}' is a symbolic link; mmeval writes its outputs "
-                             "only as regular files in the run directory: remove the link or "
-                             "choose another directory with --out")
+        refuse_link(run_dir / name)
 
 
 def write_output(run_dir: Path, name: str, data: str | bytes) -> Path:
@@ -102,8 +107,7 @@ def write_output(run_dir: Path, name: str, data: str | bytes) -> Path:
     then a rename, which replaces a link rather than following it), so a failure leaves the
     previous file intact; StoreError (one line) if it cannot be written or is a link."""
     path = run_dir / name
-    if path.is_symlink():
-        raise StoreError(f"'{path}' is a symbolic link; remove it and re-run")
+    refuse_link(path)
     payload = data.encode() if isinstance(data, str) else data
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
